@@ -1,0 +1,3 @@
+from msr_oci.cli import main
+
+main()

@@ -1,0 +1,154 @@
+"""The one content-store interface: a remote repository and an OCI layout are both a ``Target``.
+
+Implementations provide the primitive operations; the helpers here (``fetch_bytes``,
+``fetch_to_file``, ``fetch_manifest``) are written once on top of them.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from types import TracebackType
+
+from msr_oci.oci.content import MAX_MANIFEST_SIZE, Descriptor, ImageIndex, ImageManifest, parse_manifest
+from msr_oci.oci.digest import Digester
+from msr_oci.oci.errors import ContentTooLarge, SizeMismatch
+
+#: what ``push`` accepts: bytes in memory, a file streamed from disk, or an async stream of chunks
+Content = bytes | Path | AsyncIterable[bytes]
+#: called with the number of bytes just transferred
+ProgressCallback = Callable[[int], None]
+
+CHUNK_SIZE = 1024 * 1024
+
+
+async def iter_content(content: Content, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
+    """Yield ``content`` in chunks without ever holding a whole file in memory."""
+    if isinstance(content, bytes):
+        for start in range(0, len(content), chunk_size) or [0]:
+            yield content[start : start + chunk_size]
+    elif isinstance(content, Path):
+        with content.open("rb") as fh:
+            while chunk := fh.read(chunk_size):
+                yield chunk
+    else:
+        async for chunk in content:
+            yield chunk
+
+
+async def verified_stream(
+    descriptor: Descriptor, chunks: AsyncIterable[bytes], what: str = "content"
+) -> AsyncIterator[bytes]:
+    """Pass chunks through while hashing; raise ``IntegrityError`` on excess bytes or at a bad end.
+
+    Every ``Target.fetch`` wraps its raw stream in this, so verification lives in one place.
+    """
+    digester = Digester.for_digest(descriptor.digest)
+    async for chunk in chunks:
+        if digester.size + len(chunk) > descriptor.size:
+            raise SizeMismatch(descriptor.size, digester.size + len(chunk), f"{what} {descriptor.digest}")
+        digester.update(chunk)
+        yield chunk
+    digester.verify(descriptor.digest, descriptor.size, f"{what} {descriptor.digest}")
+
+
+class Target(ABC):
+    """A content-addressed store of blobs and manifests with tags (oras-go's ``Target``)."""
+
+    # ---- primitives ---------------------------------------------------------------------------------
+
+    @abstractmethod
+    async def resolve(self, reference: str) -> Descriptor:
+        """Descriptor of the manifest a tag or digest names; ``NotFoundError`` if none."""
+
+    @abstractmethod
+    def fetch(self, descriptor: Descriptor) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
+        """Stream content in chunks; the stream raises ``IntegrityError`` at its end if it does not verify."""
+
+    @abstractmethod
+    async def exists(self, descriptor: Descriptor) -> bool: ...
+
+    @abstractmethod
+    async def push(
+        self, descriptor: Descriptor, content: Content, *, progress: ProgressCallback | None = None
+    ) -> None:
+        """Store content (a blob, or a manifest by its media type); it is verified against ``descriptor``."""
+
+    @abstractmethod
+    async def tag(self, descriptor: Descriptor, tag: str) -> None:
+        """Point ``tag`` at the manifest ``descriptor`` (which must exist)."""
+
+    @abstractmethod
+    async def untag(self, tag: str) -> None:
+        """Remove a tag; the manifest it pointed to stays."""
+
+    @abstractmethod
+    async def delete(self, descriptor: Descriptor) -> None:
+        """Delete a manifest (and every tag on it) or a blob."""
+
+    @abstractmethod
+    def list_tags(self, *, last: str | None = None) -> AsyncIterator[str]:
+        """Tags in lexical order, after ``last`` if given."""
+
+    @abstractmethod
+    async def referrers(self, subject: Descriptor, artifact_type: str | None = None) -> list[Descriptor]:
+        """Manifests whose ``subject`` is ``subject``."""
+
+    async def aclose(self) -> None:  # noqa: B027 (an optional hook, a no-op by default)
+        """Release connections or locks."""
+
+    async def __aenter__(self) -> Target:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # ---- helpers written once over the primitives --------------------------------------------------
+
+    async def push_manifest(self, descriptor: Descriptor, data: bytes, tag: str | None = None) -> None:
+        """Push a manifest and optionally tag it (remotes do both in one request)."""
+        await self.push(descriptor, data)
+        if tag is not None:
+            await self.tag(descriptor, tag)
+
+    async def fetch_bytes(self, descriptor: Descriptor, max_size: int = MAX_MANIFEST_SIZE) -> bytes:
+        """Whole content in memory, verified; for manifests and small blobs only."""
+        if descriptor.size > max_size:
+            raise ContentTooLarge(f"content {descriptor.digest} ({descriptor.size} bytes)", max_size)
+        parts: list[bytes] = []
+        async with self.fetch(descriptor) as stream:
+            async for chunk in stream:
+                parts.append(chunk)
+        return b"".join(parts)
+
+    async def fetch_manifest(self, reference: str) -> tuple[Descriptor, ImageManifest | ImageIndex, bytes]:
+        """Resolve a tag or digest and fetch the manifest it names, verified and parsed."""
+        descriptor = await self.resolve(reference)
+        data = await self.fetch_bytes(descriptor)
+        return descriptor, parse_manifest(data, descriptor.media_type), data
+
+    async def fetch_to_file(
+        self, descriptor: Descriptor, path: Path, *, progress: ProgressCallback | None = None
+    ) -> None:
+        """Download to ``path`` through a temporary file in the same directory; rename only once verified."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                # ``fetch`` streams verify as they end, so a bad download raises before the rename
+                async with self.fetch(descriptor) as stream:
+                    async for chunk in stream:
+                        fh.write(chunk)
+                        if progress is not None:
+                            progress(len(chunk))
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
