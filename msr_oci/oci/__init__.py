@@ -23,7 +23,7 @@ from msr_oci.oci.content import (
 from msr_oci.oci.digest import Digester, digest_bytes, is_digest, parse_digest, verify_bytes
 from msr_oci.oci.errors import *  # noqa: F403  (the typed errors are part of the public surface)
 from msr_oci.oci.errors import __all__ as _errors_all
-from msr_oci.oci.reference import Reference, is_loopback_host, is_tag, validate_tag
+from msr_oci.oci.reference import Reference, is_loopback_host, is_tag, looks_like_host, validate_tag
 from msr_oci.oci.target import Content, ProgressCallback, Target, iter_content, verified_stream
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "is_loopback_host",
     "is_manifest_media_type",
     "is_tag",
+    "looks_like_host",
     "iter_content",
     "parse_digest",
     "parse_manifest",

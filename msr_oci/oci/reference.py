@@ -35,7 +35,7 @@ def validate_tag(tag: str, reference: str | None = None) -> str:
     return tag
 
 
-def _looks_like_host(component: str) -> bool:
+def looks_like_host(component: str) -> bool:
     return "." in component or ":" in component or component == "localhost" or component.startswith("[")
 
 
@@ -115,7 +115,7 @@ class Reference:
                 raise InvalidReference(value, f"digest {digest!r}: {exc.message}") from None
         registry: str | None = None
         first, sep, remainder = rest.partition("/")
-        if sep and _looks_like_host(first):
+        if sep and looks_like_host(first):
             registry = validate_host(first, value)
             rest = remainder
         tag = None
