@@ -1,0 +1,135 @@
+"""The proposal's synchronous ``ModelServingRegistry`` interface, and ``RemoteRegistry``: a thin facade
+that runs ``AsyncRemoteRegistry`` on a private event loop (so connections stay pooled between calls)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Coroutine, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from msr_oci.oci.remote import RegistryOptions
+from msr_oci.registry.aliases import AliasEntry
+from msr_oci.registry.async_registry import AsyncRemoteRegistry, FetchedRevision, SortOrder
+from msr_oci.registry.diff import DiffEntry
+from msr_oci.revision import ModelServingRevision
+
+T = TypeVar("T")
+
+
+class ModelServingRegistry(ABC):
+    """The Model Serving Registry interface (BEP-1009)."""
+
+    @abstractmethod
+    def create_revision(self, revision: ModelServingRevision) -> str:
+        """Create a new model serving revision and return its ID."""
+
+    @abstractmethod
+    def get_revision(self, revision_id: str) -> ModelServingRevision:
+        """Retrieve a specific model serving revision."""
+
+    @abstractmethod
+    def list_revisions(self, filters: dict[str, Any]) -> list[ModelServingRevision]:
+        """List model serving revisions with optional filters."""
+
+    @abstractmethod
+    def update_revision(self, revision_id: str, revision: ModelServingRevision) -> str | None:
+        """Update an existing model serving revision (here: returns the new revision's ID)."""
+
+    @abstractmethod
+    def delete_revision(self, revision_id: str) -> None:
+        """Delete a model serving revision."""
+
+
+class RemoteRegistry(ModelServingRegistry):
+    """``ModelServingRegistry`` over a registry namespace or a local store (see ``AsyncRemoteRegistry``)."""
+
+    def __init__(
+        self,
+        namespace: str | os.PathLike[str] | None = None,
+        *,
+        options: RegistryOptions | None = None,
+        cache_dir: Path | None = None,
+    ) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="msr-oci", daemon=True)
+        self._thread.start()
+        self.aio = AsyncRemoteRegistry(namespace, options=options, cache_dir=cache_dir)
+
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def close(self) -> None:
+        if self._loop.is_running():
+            self._run(self.aio.aclose())
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._loop.close()
+
+    def __enter__(self) -> RemoteRegistry:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def request_count(self) -> int:
+        return self.aio.request_count
+
+    # the proposal's interface
+    def create_revision(self, revision: ModelServingRevision, *, overwrite: bool = False) -> str:
+        return self._run(self.aio.create_revision(revision, overwrite=overwrite))
+
+    def get_revision(self, revision_id: str) -> ModelServingRevision:
+        return self._run(self.aio.get_revision(revision_id))
+
+    def list_revisions(
+        self, filters: Mapping[str, Any] | None = None, *, sort: SortOrder = "semver", reverse: bool = False
+    ) -> list[ModelServingRevision]:
+        return self._run(self.aio.list_revisions(filters, sort=sort, reverse=reverse))
+
+    def update_revision(self, revision_id: str, revision: ModelServingRevision) -> str:
+        return self._run(self.aio.update_revision(revision_id, revision))
+
+    def delete_revision(self, revision_id: str) -> None:
+        self._run(self.aio.delete_revision(revision_id))
+
+    # beyond the proposal
+    def archive(self, revision_id: str) -> list[str]:
+        return self._run(self.aio.archive(revision_id))
+
+    def versions(self, name: str) -> list[str]:
+        return self._run(self.aio.versions(name))
+
+    def history(self, revision_id: str) -> list[ModelServingRevision]:
+        return self._run(self.aio.history(revision_id))
+
+    def set_alias(self, name: str, alias: str, version: str) -> AliasEntry:
+        return self._run(self.aio.set_alias(name, alias, version))
+
+    def remove_alias(self, name: str, alias: str) -> AliasEntry:
+        return self._run(self.aio.remove_alias(name, alias))
+
+    def list_aliases(self, name: str) -> dict[str, AliasEntry]:
+        return self._run(self.aio.list_aliases(name))
+
+    def alias_history(self, name: str, alias: str) -> list[AliasEntry]:
+        return self._run(self.aio.alias_history(name, alias))
+
+    def rollback(self, name: str, alias: str, to_version: str | None = None) -> AliasEntry:
+        return self._run(self.aio.rollback(name, alias, to_version))
+
+    def fetch(self, revision_ref: str) -> FetchedRevision:
+        return self._run(self.aio.fetch(revision_ref))
+
+    def pull(self, revision_ref: str, destination: Path) -> ModelServingRevision:
+        return self._run(self.aio.pull(revision_ref, destination))
+
+    def diff(self, a: str, b: str) -> list[DiffEntry]:
+        return self._run(self.aio.diff(a, b))
