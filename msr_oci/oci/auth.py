@@ -1,0 +1,364 @@
+"""Registry credentials and the authentication handshake (anonymous, Basic, Bearer tokens).
+
+Credentials are looked up in the order: explicit options, ``MSR_REGISTRY_USERNAME``/``MSR_REGISTRY_PASSWORD``,
+Docker's ``config.json`` (``credHelpers``, ``auths``, ``credsStore``), then the containers ``auth.json``.
+Secrets never appear in a repr, a log line or an exception message.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from msr_oci.oci.errors import AuthError, InputError, Unauthorized
+
+ENV_USERNAME = "MSR_REGISTRY_USERNAME"
+ENV_PASSWORD = "MSR_REGISTRY_PASSWORD"
+#: the user name credential helpers report when the secret is an identity (refresh) token
+IDENTITY_TOKEN_USER = "<token>"
+#: seconds a token lives when the token server does not say (distribution's token spec default)
+DEFAULT_TOKEN_LIFETIME = 60.0
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str = ""
+    password: str = field(default="", repr=False)
+    #: an OAuth2 refresh token (``identitytoken`` in Docker's config); used instead of the password
+    identity_token: str | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        secret = "***" if self.password or self.identity_token else ""
+        return f"Credentials(username={self.username!r}, secret={secret!r})"
+
+    def basic_header(self) -> str:
+        pair = f"{self.username}:{self.password}".encode()
+        return "Basic " + base64.b64encode(pair).decode("ascii")
+
+
+# ---- credential lookup ------------------------------------------------------------------------------
+
+
+def docker_config_path() -> Path:
+    base = os.environ.get("DOCKER_CONFIG")
+    return (Path(base) if base else Path.home() / ".docker") / "config.json"
+
+
+def containers_auth_path() -> Path | None:
+    explicit = os.environ.get("REGISTRY_AUTH_FILE")
+    if explicit:
+        return Path(explicit)
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    return Path(runtime) / "containers" / "auth.json" if runtime else None
+
+
+def _normalize_server(key: str) -> str:
+    """``https://host/v1/`` -> ``host``: Docker keys ``auths`` by URL or by bare host."""
+    key = re.sub(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", "", key)
+    return key.split("/", 1)[0]
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read credentials file {path}: {exc.__class__.__name__}") from None
+    if not isinstance(value, dict):
+        raise InputError(f"credentials file {path} is not a JSON object")
+    return value
+
+
+def _entry_for(auths: object, host: str) -> dict[str, Any] | None:
+    if not isinstance(auths, dict):
+        return None
+    for key, entry in auths.items():
+        if _normalize_server(str(key)) == host and isinstance(entry, dict):
+            return entry
+    return None
+
+
+def _from_auth_entry(entry: dict[str, Any], where: Path) -> Credentials | None:
+    identity = entry.get("identitytoken") or None
+    if entry.get("auth"):
+        try:
+            decoded = base64.b64decode(str(entry["auth"]), validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            raise InputError(f"the 'auth' entry in {where} is not base64 of user:password") from None
+        username, sep, password = decoded.partition(":")
+        if not sep:
+            raise InputError(f"the 'auth' entry in {where} is not base64 of user:password")
+        return Credentials(username, password, identity)
+    if entry.get("username") or identity:
+        return Credentials(str(entry.get("username") or ""), str(entry.get("password") or ""), identity)
+    return None
+
+
+def _from_helper(helper: str, host: str) -> Credentials | None:
+    program = f"docker-credential-{helper}"
+    try:
+        done = subprocess.run(
+            [program, "get"], input=host.encode(), capture_output=True, timeout=30, check=False
+        )
+    except FileNotFoundError:
+        raise AuthError(
+            f"credential helper {program} configured for {host} is not on PATH",
+            hint="install it or remove it from the Docker config",
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise AuthError(f"credential helper {program} did not answer for {host} within 30 s") from None
+    if done.returncode != 0:
+        # helpers print "credentials not found in native keychain" when they have nothing
+        return None
+    try:
+        value = json.loads(done.stdout)
+        username, secret = str(value["Username"]), str(value["Secret"])
+    except (ValueError, KeyError, TypeError):
+        raise AuthError(f"credential helper {program} gave an unreadable answer for {host}") from None
+    if username == IDENTITY_TOKEN_USER:
+        return Credentials("", "", secret)
+    return Credentials(username, secret)
+
+
+def _from_docker_config(host: str) -> Credentials | None:
+    path = docker_config_path()
+    config = _read_json(path)
+    helpers = config.get("credHelpers")
+    if isinstance(helpers, dict):
+        for key, helper in helpers.items():
+            if _normalize_server(str(key)) == host:
+                return _from_helper(str(helper), host)
+    entry = _entry_for(config.get("auths"), host)
+    found = _from_auth_entry(entry, path) if entry else None
+    if found is None and config.get("credsStore"):
+        found = _from_helper(str(config["credsStore"]), host)
+    return found
+
+
+def load_credentials(host: str) -> Credentials | None:
+    """Credentials for ``host`` from the environment or config files; ``None`` means anonymous."""
+    username, password = os.environ.get(ENV_USERNAME), os.environ.get(ENV_PASSWORD)
+    if username and password is not None:
+        return Credentials(username, password)
+    found = _from_docker_config(host)
+    if found is None:
+        auth_file = containers_auth_path()
+        if auth_file is not None:
+            entry = _entry_for(_read_json(auth_file).get("auths"), host)
+            found = _from_auth_entry(entry, auth_file) if entry else None
+    return found
+
+
+def _write_docker_config(config: dict[str, Any]) -> None:
+    path = docker_config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".config.json.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(config, fh, indent="\t")
+            fh.write("\n")
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def store_credentials(host: str, username: str, password: str) -> Path:
+    """Save credentials the way ``docker login`` does without a store; returns the file written."""
+    if not username or ":" in username:
+        raise InputError("a user name is required and must not contain ':'")
+    config = _read_json(docker_config_path())
+    auths = config.get("auths") if isinstance(config.get("auths"), dict) else {}
+    assert isinstance(auths, dict)
+    for key in [k for k in auths if _normalize_server(str(k)) == host]:
+        del auths[key]
+    auths[host] = {"auth": base64.b64encode(f"{username}:{password}".encode()).decode("ascii")}
+    config["auths"] = auths
+    _write_docker_config(config)
+    return docker_config_path()
+
+
+def erase_credentials(host: str) -> bool:
+    """Remove saved credentials for ``host``; ``False`` if there were none."""
+    config = _read_json(docker_config_path())
+    auths = config.get("auths")
+    if not isinstance(auths, dict):
+        return False
+    keys = [k for k in auths if _normalize_server(str(k)) == host]
+    for key in keys:
+        del auths[key]
+    if keys:
+        _write_docker_config(config)
+    return bool(keys)
+
+
+# ---- challenges and scopes --------------------------------------------------------------------------
+
+_CHALLENGE_PARAM = re.compile(r'([a-zA-Z_]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
+
+
+@dataclass(frozen=True)
+class Challenge:
+    scheme: str  # lower case: "basic" or "bearer"
+    params: dict[str, str]
+
+
+def parse_challenge(header: str) -> Challenge:
+    scheme, _, rest = header.strip().partition(" ")
+    params = {
+        m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
+        for m in _CHALLENGE_PARAM.finditer(rest)
+    }
+    return Challenge(scheme.lower(), params)
+
+
+def repository_scope(repository: str, *actions: str) -> str:
+    return f"repository:{repository}:{','.join(actions)}"
+
+
+def merge_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
+    """Union of actions per resource, in a stable order (``pull`` then ``push``...)."""
+    merged: dict[str, set[str]] = {}
+    for scope in scopes:
+        for part in scope.split(" "):
+            resource, sep, actions = part.rpartition(":")
+            if not sep or not resource:
+                continue
+            merged.setdefault(resource, set()).update(a for a in actions.split(",") if a)
+    return tuple(f"{resource}:{','.join(sorted(acts))}" for resource, acts in sorted(merged.items()))
+
+
+# ---- the handshake ----------------------------------------------------------------------------------
+
+#: sends a token request; the transport counts it like any other request
+SendToken = Callable[[httpx.Request], Awaitable[httpx.Response]]
+
+
+@dataclass
+class _Token:
+    value: str
+    expires_at: float
+
+
+class Authenticator:
+    """Chooses the ``Authorization`` header per request and answers ``401`` challenges.
+
+    Tokens are cached per (realm, service, scopes); once a registry has shown it wants Bearer tokens,
+    requests for a new scope fetch their token up front instead of waiting for another 401.
+    """
+
+    def __init__(self, host: str, credentials: Callable[[], Credentials | None], send: SendToken) -> None:
+        self.host = host
+        self._credentials_source = credentials
+        self._credentials: Credentials | None = None
+        self._credentials_loaded = False
+        self._send = send
+        self._scheme: str | None = None
+        self._realm: str | None = None
+        self._service: str | None = None
+        self._tokens: dict[tuple[str, str, tuple[str, ...]], _Token] = {}
+
+    @property
+    def credentials(self) -> Credentials | None:
+        if not self._credentials_loaded:
+            self._credentials = self._credentials_source()
+            self._credentials_loaded = True
+        return self._credentials
+
+    def unauthorized(self, detail: str | None = None) -> Unauthorized:
+        who = "with the configured credentials" if self.credentials else "anonymously"
+        message = f"{self.host} refused access {who}"
+        if detail:
+            message += f": {detail}"
+        return Unauthorized(
+            message, hint=f"log in with `msr login {self.host}`", status=401, code="UNAUTHORIZED"
+        )
+
+    async def header_for(self, scopes: tuple[str, ...]) -> str | None:
+        """The header to send before any challenge, from what earlier challenges taught us."""
+        if self._scheme == "basic" and self.credentials:
+            return self.credentials.basic_header()
+        if self._scheme == "bearer" and self._realm:
+            return await self._bearer(self._realm, self._service or "", merge_scopes(scopes))
+        return None
+
+    async def answer(self, response: httpx.Response, scopes: tuple[str, ...], sent: str | None) -> str | None:
+        """A new header for a request that got ``401``; ``None`` when retrying cannot help."""
+        header = response.headers.get("WWW-Authenticate")
+        if not header:
+            return None
+        challenge = parse_challenge(header)
+        if challenge.scheme == "basic":
+            self._scheme = "basic"
+            creds = self.credentials
+            if not creds or not creds.username:
+                return None
+            new = creds.basic_header()
+        elif challenge.scheme == "bearer" and challenge.params.get("realm"):
+            self._scheme = "bearer"
+            self._realm = challenge.params["realm"]
+            self._service = challenge.params.get("service", "")
+            wanted = merge_scopes([*scopes, *filter(None, [challenge.params.get("scope")])])
+            key = (self._realm, self._service, wanted)
+            self._tokens.pop(key, None)  # the registry refused what we sent; never reuse it
+            new = await self._bearer(self._realm, self._service, wanted)
+        else:
+            return None
+        return None if new == sent else new
+
+    async def _bearer(self, realm: str, service: str, scopes: tuple[str, ...]) -> str:
+        key = (realm, service, scopes)
+        cached = self._tokens.get(key)
+        if cached is None or cached.expires_at <= time.monotonic():
+            cached = await self._fetch_token(realm, service, scopes)
+            self._tokens[key] = cached
+        return f"Bearer {cached.value}"
+
+    async def _fetch_token(self, realm: str, service: str, scopes: tuple[str, ...]) -> _Token:
+        creds = self.credentials
+        if creds and creds.identity_token:
+            # OAuth2 refresh-token grant (what Docker does with an identitytoken)
+            form = {
+                "grant_type": "refresh_token",
+                "refresh_token": creds.identity_token,
+                "service": service,
+                "client_id": "msr-oci",
+                "scope": " ".join(scopes),
+            }
+            request = httpx.Request("POST", realm, data=form)
+        else:
+            params: list[tuple[str, str | int | float | bool | None]] = (
+                [("service", service)] if service else []
+            )
+            params += [("scope", scope) for scope in scopes]
+            headers = {"Authorization": creds.basic_header()} if creds and creds.username else {}
+            request = httpx.Request("GET", realm, params=params, headers=headers)
+        response = await self._send(request)
+        if response.status_code in (401, 403):
+            raise self.unauthorized(f"the token server {httpx.URL(realm).host} said {response.status_code}")
+        if response.status_code != 200:
+            raise AuthError(
+                f"the token server for {self.host} answered HTTP {response.status_code}",
+                status=response.status_code,
+            )
+        try:
+            body = response.json()
+            token = str(body.get("token") or body["access_token"])
+            lifetime = float(body.get("expires_in") or DEFAULT_TOKEN_LIFETIME)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise AuthError(f"the token server for {self.host} sent an unreadable answer") from None
+        # renew a little early so a token does not expire in flight
+        return _Token(token, time.monotonic() + max(lifetime - 5.0, 1.0))

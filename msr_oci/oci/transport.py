@@ -1,0 +1,268 @@
+"""HTTP to one registry: pooled client, authentication, redirects, bounded retries, concurrency limit.
+
+Redirects are followed here rather than by httpx so that ``Authorization`` never reaches another origin
+(blob downloads are often redirected to object storage).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from msr_oci._version import __version__
+from msr_oci.oci.auth import Authenticator, Credentials, load_credentials
+from msr_oci.oci.errors import NetworkError
+from msr_oci.oci.reference import is_loopback_host
+
+#: a request body: bytes, or a factory giving a fresh async stream for every attempt
+Body = bytes | Callable[[], AsyncIterator[bytes]]
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+MAX_REDIRECTS = 5
+MAX_RETRY_AFTER = 60.0
+#: error bodies are read at most this far; a hostile server cannot make us buffer more
+MAX_ERROR_BODY = 64 * 1024
+
+
+@dataclass(frozen=True)
+class RegistryOptions:
+    plain_http: bool | None = None  # None: loopback hosts use http, others https
+    ca_file: str | None = None
+    insecure: bool = False  # skip TLS verification
+    http2: bool = False
+    username: str | None = None  # explicit credentials win over env and config files
+    password: str | None = None
+    max_concurrency: int = 8  # concurrent requests per registry
+    retries: int = 3
+    chunk_size: int | None = None  # None: monolithic streamed PUT; an int: chunked PATCH upload
+    timeout: float = 60.0
+    user_agent: str = f"msr-oci/{__version__}"
+    #: first backoff delay in seconds; doubles per attempt, with jitter
+    backoff: float = 0.2
+
+    def __repr__(self) -> str:
+        secret = "***" if self.password else None
+        return (
+            f"RegistryOptions(plain_http={self.plain_http!r}, ca_file={self.ca_file!r}, "
+            f"insecure={self.insecure!r}, username={self.username!r}, password={secret!r})"
+        )
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return min(max(when.timestamp() - time.time(), 0.0), MAX_RETRY_AFTER)
+
+
+def same_origin(a: httpx.URL, b: httpx.URL) -> bool:
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+
+
+async def read_capped(response: httpx.Response, limit: int) -> bytes:
+    """Read at most ``limit + 1`` bytes of a streamed response (one past the limit shows it is over)."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    return b"".join(parts)
+
+
+async def _buffer_error_body(response: httpx.Response) -> None:
+    """Make ``response.content`` the (capped) error body so error mapping can read it."""
+    # an error body is small by contract; a hostile server cannot make us buffer more than the cap
+    response._content = (await read_capped(response, MAX_ERROR_BODY))[:MAX_ERROR_BODY]
+
+
+class Transport:
+    """Every request to a registry goes through ``request`` or ``stream`` and is counted."""
+
+    def __init__(self, host: str, options: RegistryOptions) -> None:
+        self.host = host
+        self.options = options
+        plain = options.plain_http if options.plain_http is not None else is_loopback_host(host)
+        self.plain_http = plain
+        self.base_url = httpx.URL(f"{'http' if plain else 'https'}://{host}")
+        verify: ssl.SSLContext | bool = True
+        if options.insecure:
+            verify = False
+        elif options.ca_file:
+            verify = ssl.create_default_context(cafile=options.ca_file)
+        self.client = httpx.AsyncClient(
+            http2=options.http2,
+            verify=verify,
+            timeout=options.timeout,
+            follow_redirects=False,
+            headers={"User-Agent": options.user_agent},
+            limits=httpx.Limits(max_connections=max(options.max_concurrency, 1) + 2),
+        )
+        self.request_count = 0
+        self._slots = asyncio.Semaphore(max(options.max_concurrency, 1))
+        self.auth = Authenticator(host, self._credentials, self._send_counted)
+
+    def _credentials(self) -> Credentials | None:
+        if self.options.username:
+            return Credentials(self.options.username, self.options.password or "")
+        return load_credentials(self.host)
+
+    @property
+    def transport_name(self) -> str:
+        return "plain HTTP" if self.plain_http else "HTTPS (TLS)"
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    def url(self, path: str) -> httpx.URL:
+        return self.base_url.join(path)
+
+    # ---- sending ------------------------------------------------------------------------------------
+
+    async def _send_counted(self, request: httpx.Request, stream: bool = False) -> httpx.Response:
+        self.request_count += 1
+        try:
+            response = await self.client.send(request, stream=stream)
+        except httpx.TransportError as exc:
+            raise self._network_error(exc, request.url) from None
+        if not stream:
+            await response.aread()
+        return response
+
+    def _network_error(self, exc: httpx.TransportError, url: httpx.URL) -> NetworkError:
+        text = str(exc) or exc.__class__.__name__
+        tls_failure = any(word in text.upper() for word in ("SSL", "CERTIFICATE", "TLS", "WRONG_VERSION"))
+        where = f"{url.host}:{url.port}" if url.port else str(url.host)
+        hint = "check the host name and that the registry is running"
+        if tls_failure:
+            hint = "TLS verification failed: pass the registry's CA bundle (--ca-file) or use --insecure"
+        elif url.scheme == "https":
+            hint += "; if it serves plain HTTP use --plain-http"
+        return NetworkError(f"cannot reach {where} over {self.transport_name}: {text}", hint=hint)
+
+    async def _exchange(
+        self, method: str, url: httpx.URL, headers: dict[str, str], body: Body | None, auth: str | None
+    ) -> httpx.Response:
+        """One attempt: send with auth, follow redirects (dropping auth off-origin); stream the response."""
+        current, current_method, current_body = url, method, body
+        for _ in range(MAX_REDIRECTS + 1):
+            request_headers = dict(headers)
+            if auth and same_origin(current, self.base_url):
+                request_headers["Authorization"] = auth
+            content = current_body() if callable(current_body) else current_body
+            request = self.client.build_request(
+                current_method, current, headers=request_headers, content=content
+            )
+            response = await self._send_counted(request, stream=True)
+            location = response.headers.get("Location")
+            if response.status_code not in (301, 302, 303, 307, 308) or not location:
+                return response
+            if current_method not in ("GET", "HEAD"):
+                return response  # an upload is never redirected; the caller reports the status
+            await response.aclose()
+            current = current.join(location)
+        raise NetworkError(f"{self.host}: more than {MAX_REDIRECTS} redirects for {method} {url.path}")
+
+    async def _attempt(
+        self, method: str, url: httpx.URL, headers: dict[str, str], body: Body | None, scopes: tuple[str, ...]
+    ) -> httpx.Response:
+        auth = await self.auth.header_for(scopes)
+        response = await self._exchange(method, url, headers, body, auth)
+        if response.status_code == 401:
+            new_auth = await self.auth.answer(response, scopes, auth)
+            if new_auth is not None:
+                await response.aclose()
+                response = await self._exchange(method, url, headers, body, new_auth)
+        return response
+
+    async def _with_retries(
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: dict[str, str],
+        body: Body | None,
+        scopes: tuple[str, ...],
+        replayable: bool,
+    ) -> httpx.Response:
+        attempts = 1 + (max(self.options.retries, 0) if replayable else 0)
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            try:
+                response = await self._attempt(method, url, headers, body, scopes)
+            except NetworkError:
+                if last:
+                    raise
+                await asyncio.sleep(self._backoff(attempt))
+                continue
+            if response.status_code not in RETRY_STATUSES or last:
+                return response
+            delay = _retry_after(response)
+            await response.aclose()
+            await asyncio.sleep(self._backoff(attempt) if delay is None else delay)
+        raise AssertionError("unreachable")
+
+    def _backoff(self, attempt: int) -> float:
+        delay: float = min(self.options.backoff * (2**attempt), 10.0)
+        return delay * random.uniform(0.5, 1.0)
+
+    async def request(
+        self,
+        method: str,
+        path_or_url: str | httpx.URL,
+        *,
+        scopes: tuple[str, ...],
+        headers: dict[str, str] | None = None,
+        body: Body | None = None,
+        replayable: bool = True,
+    ) -> httpx.Response:
+        """Send and read the whole response body (for everything but content downloads).
+
+        ``replayable=False`` marks a request that must not be sent twice (PATCH of a chunk, or a body
+        from a one-shot stream); others are retried on connection errors and 429/502/503/504.
+        """
+        url = path_or_url if isinstance(path_or_url, httpx.URL) else self.url(path_or_url)
+        async with self._slots:
+            response = await self._with_retries(method, url, headers or {}, body, scopes, replayable)
+            try:
+                if response.status_code >= 400:
+                    await _buffer_error_body(response)
+                else:
+                    await response.aread()
+            finally:
+                await response.aclose()
+        return response
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        scopes: tuple[str, ...],
+        headers: dict[str, str] | None = None,
+    ) -> AsyncIterator[httpx.Response]:
+        """A streamed response; it holds a concurrency slot until the caller is done reading."""
+        async with self._slots:
+            response = await self._with_retries(method, self.url(path), headers or {}, None, scopes, True)
+            try:
+                if response.status_code >= 400:
+                    await _buffer_error_body(response)
+                yield response
+            finally:
+                await response.aclose()
