@@ -476,11 +476,13 @@ class RemoteRepository(Target):
             if response.status_code != 200:
                 raise error_from_response(response, f"tags of {self}", NotFoundError)
             try:
-                tags = response.json().get("tags") or []
-            except (ValueError, AttributeError):
+                tags = sorted(str(tag) for tag in response.json().get("tags") or [])
+            except (ValueError, AttributeError, TypeError):
                 raise IntegrityError(f"tag list of {self} is not a JSON object") from None
+            # registries that ignore n/last (distribution 2.8) send everything unsorted in one page
             for tag in tags:
-                yield str(tag)
+                if last is None or tag > last:
+                    yield tag
             link = _next_link(response.headers.get("Link", ""))
             if link is None:
                 return
