@@ -78,7 +78,7 @@ def error_from_response(
     code = str(first.get("code") or "") or None
     message = str(first.get("message") or "") or response.reason_phrase or "error"
     text = f"{what}: {message} (HTTP {status}{', ' + code if code else ''})"
-    host = response.request.url.host if response.request else "the registry"
+    host = response.request.url.netloc.decode("ascii", "replace")
     if code == "TOOMANYREQUESTS" or status == 429:
         return TooManyRequests(text, status=status)
     if code in ("UNAUTHORIZED",) or status == 401:

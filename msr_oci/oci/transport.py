@@ -189,6 +189,9 @@ class Transport:
             if new_auth is not None:
                 await response.aclose()
                 response = await self._exchange(method, url, headers, body, new_auth)
+            if response.status_code == 401:
+                await response.aclose()
+                raise self.auth.unauthorized(f"HTTP 401 for {method} {url.path}")
         return response
 
     async def _with_retries(
