@@ -19,7 +19,7 @@ async def test_basic_auth_round_trip(basic_registry, isolated_env) -> None:
     async with Registry(basic_registry.host, _options(basic_registry)) as client:
         await client.ping()
         repo = client.repository(basic_registry.unique_repository("basic"))
-        descriptor, data = await push_artifact(repo, {"a": b"basic"}, tag="v1")
+        _, data = await push_artifact(repo, {"a": b"basic"}, tag="v1")
         assert (await repo.fetch_manifest("v1"))[2] == data
         # one 401 taught the client the scheme: later requests carry Basic up front
         before = client.request_count
