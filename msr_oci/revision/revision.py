@@ -1,0 +1,182 @@
+"""The Model Serving Revision record (BEP-1009's fields plus registry metadata)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Final
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+
+from msr_oci.oci.digest import validate_digest
+from msr_oci.oci.errors import InvalidReference, UnsafePath
+from msr_oci.oci.reference import is_tag, validate_repository
+from msr_oci.revision.model_definition import ModelDefinition
+from msr_oci.revision.paths import check_relative_path, check_unique_paths
+from msr_oci.revision.service_configuration import ServiceConfiguration
+from msr_oci.revision.versions import check_version
+
+__all__ = [
+    "DEPLOYMENT_CONFIG_FILE",
+    "MODEL_DEFINITION_FILE",
+    "ExtraFile",
+    "Lineage",
+    "ModelServingRevision",
+    "format_timestamp",
+]
+
+MODEL_DEFINITION_FILE: Final = "model-definition.yaml"
+DEPLOYMENT_CONFIG_FILE: Final = "deployment-config.yaml"
+DEFAULT_FILE_MEDIA_TYPE: Final = "application/octet-stream"
+
+# one repository path component of the distribution reference grammar
+_NAME_MAX: Final = 128
+
+Metric = Annotated[float, Field(allow_inf_nan=False)]
+
+
+def format_timestamp(value: datetime) -> str:
+    """RFC 3339 in UTC with a 'Z'; microseconds only when present, so equal times give equal text."""
+    value = value.astimezone(UTC)
+    pattern = "%Y-%m-%dT%H:%M:%S.%fZ" if value.microsecond else "%Y-%m-%dT%H:%M:%SZ"
+    return value.strftime(pattern)
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+
+class Lineage(_Record):
+    """Where a revision came from."""
+
+    #: the revision this one derives from (an id or a reference such as "name:1.0.0")
+    parent: str | None = None
+    run_id: str | None = None
+    experiment_id: str | None = None
+    dataset_version: str | None = None
+    code_commit: str | None = None
+    #: free text or a URL: the training pipeline, notebook, or repository
+    source: str | None = None
+
+
+class ExtraFile(_Record):
+    """A file carried by a revision besides the two YAML documents (tokenizer, chat template...)."""
+
+    #: relative POSIX path inside the revision directory
+    path: str
+    #: a local file to push; never stored in the artifact
+    source: Path | None = Field(default=None, exclude=True)
+    digest: str | None = None
+    size: Annotated[int, Field(ge=0)] | None = None
+    media_type: str = DEFAULT_FILE_MEDIA_TYPE
+
+    @field_validator("path")
+    @classmethod
+    def _safe_path(cls, path: str) -> str:
+        try:
+            check_relative_path(path)
+        except UnsafePath as exc:
+            raise ValueError(str(exc)) from None
+        if path in (MODEL_DEFINITION_FILE, DEPLOYMENT_CONFIG_FILE):
+            raise ValueError(f"{path!r} is reserved for the revision's own document")
+        return path
+
+    @field_validator("digest")
+    @classmethod
+    def _valid_digest(cls, digest: str | None) -> str | None:
+        return None if digest is None else validate_digest(digest)
+
+
+def _check_name(name: str) -> str:
+    try:
+        valid = "/" not in name and len(name) <= _NAME_MAX and bool(validate_repository(name))
+    except InvalidReference:
+        valid = False
+    if not valid:
+        raise ValueError(
+            "must be lowercase letters and digits, optionally separated by '.', '_', '__' or '-' "
+            f"(a repository name component, at most {_NAME_MAX} characters), e.g. 'llama-3.1-8b'"
+        )
+    return name
+
+
+class ModelServingRevision(_Record):
+    """One immutable revision of a model service: what to run and how to deploy it."""
+
+    #: "<repository>@<manifest digest>" once stored; ignored on input
+    id: str | None = None
+    name: str
+    version: str
+    model_definition: ModelDefinition
+    service_configuration: ServiceConfiguration = Field(default_factory=ServiceConfiguration)
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    created_by: str | None = None
+
+    #: digest of the stored manifest; set when read from a registry
+    digest: str | None = None
+    description: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    lineage: Lineage = Field(default_factory=Lineage)
+    metrics: dict[str, Metric] = Field(default_factory=dict)
+    parameters: dict[str, JsonValue] = Field(default_factory=dict)
+    extra_files: list[ExtraFile] = Field(default_factory=list)
+    #: manifest digest of the revision this one replaced for the same version (set by update_revision)
+    supersedes: str | None = None
+    #: alias names pointing at this revision; derived from the registry, never stored in the artifact
+    aliases: list[str] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str) -> str:
+        return _check_name(name)
+
+    @field_validator("version")
+    @classmethod
+    def _valid_version(cls, version: str) -> str:
+        return check_version(version)
+
+    @field_validator("created_at", "updated_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("must carry a timezone (e.g. '2025-01-20T12:30:00Z')")
+        return value.astimezone(UTC)
+
+    @field_validator("digest", "supersedes")
+    @classmethod
+    def _valid_digest(cls, digest: str | None) -> str | None:
+        return None if digest is None else validate_digest(digest)
+
+    @field_validator("aliases")
+    @classmethod
+    def _tag_safe_aliases(cls, aliases: list[str]) -> list[str]:
+        for alias in aliases:
+            if not is_tag(alias):
+                raise ValueError(f"alias {alias!r} is not tag-safe")
+        return aliases
+
+    @model_validator(mode="after")
+    def _distinct_files(self) -> ModelServingRevision:
+        try:
+            check_unique_paths(
+                [MODEL_DEFINITION_FILE, DEPLOYMENT_CONFIG_FILE, *(f.path for f in self.extra_files)]
+            )
+        except UnsafePath as exc:
+            raise ValueError(f"extra_files: {exc}") from None
+        return self
+
+    @field_serializer("created_at", "updated_at", when_used="json")
+    def _timestamp(self, value: datetime | None) -> str | None:
+        return None if value is None else format_timestamp(value)
