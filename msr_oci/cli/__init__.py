@@ -1,4 +1,4 @@
-"""The ``msr`` command line (commands arrive with the CLI issue)."""
+"""The ``msr`` command line: parsing and output only; every behaviour lives in the Python API."""
 
 from __future__ import annotations
 

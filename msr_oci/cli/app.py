@@ -1,13 +1,80 @@
+"""The ``msr`` typer app: global options and the command table.
+
+Commands live in small modules; heavy imports (httpx, pydantic models, rich) happen inside them,
+so ``msr --help`` and shell completion stay fast.
+"""
+
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
-from msr_oci._version import __version__
+from msr_oci.cli import lifecycle, local, queries, transfers
+from msr_oci.cli.context import Settings, configure_logging, settings_of
+from msr_oci.cli.options import Output
+from msr_oci.cli.output import OutputFormat
 
-app = typer.Typer(name="msr", help="Publish and fetch Backend.AI model serving revisions on OCI registries.")
+app = typer.Typer(
+    name="msr",
+    help="Publish and fetch Backend.AI model serving revisions on OCI registries.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,  # errors are one line; --debug prints a plain traceback
+)
+
+
+@app.callback()
+def configure(
+    ctx: typer.Context,
+    plain_http: Annotated[
+        bool, typer.Option("--plain-http", help="Talk HTTP, not HTTPS (default only for loopback hosts).")
+    ] = False,
+    insecure: Annotated[bool, typer.Option("--insecure", help="Skip TLS certificate verification.")] = False,
+    ca_file: Annotated[
+        str | None, typer.Option("--ca-file", help="CA bundle (PEM) to verify the registry with.")
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Log requests and show tracebacks.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or notes.")] = False,
+) -> None:
+    configure_logging(debug)
+    ctx.obj = Settings(
+        plain_http=True if plain_http else None,
+        insecure=insecure,
+        ca_file=ca_file,
+        debug=debug,
+        quiet=quiet,
+    )
 
 
 @app.command()
-def version() -> None:
+def version(ctx: typer.Context, fmt: Output = OutputFormat.text) -> None:
     """Print the msr-oci version."""
-    typer.echo(__version__)
+    from msr_oci._version import __version__
+    from msr_oci.cli import output
+
+    settings_of(ctx)
+    output.emit(fmt, {"version": __version__}, lambda: typer.echo(__version__))
+
+
+app.command()(transfers.push)
+app.command()(transfers.pull)
+app.command()(queries.get)
+app.command("inspect", help="Show a revision (same as `msr get`).")(queries.get)
+app.command()(transfers.fetch)
+app.command("list")(queries.list_revisions)
+app.command()(queries.versions)
+app.command()(queries.history)
+app.add_typer(lifecycle.alias_app, name="alias")
+app.command()(lifecycle.promote)
+app.command()(lifecycle.rollback)
+app.command()(queries.diff)
+app.command()(lifecycle.delete)
+app.command()(lifecycle.archive)
+app.command()(transfers.copy)
+app.command()(transfers.export)
+app.command("import")(transfers.import_)
+app.command()(local.validate)
+app.command()(local.schema)
+app.command()(local.login)
+app.command()(local.logout)
+app.add_typer(local.cache_app, name="cache")

@@ -1,0 +1,65 @@
+"""Exceptions to one line on stderr and a documented exit code.
+
+Exit codes come from ``MsrOciError.exit_code`` (2 bad input, 3 not found, 4 auth, 5 conflict,
+6 network, 7 integrity, 8 unsupported, 1 anything else); typer itself uses 2 for usage errors and
+130 for Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any
+
+EXIT_OTHER = 1
+EXIT_INPUT = 2
+
+
+def _field_path(location: tuple[Any, ...]) -> str:
+    """``("models", 0, "service", "port")`` -> ``models[0].service.port``."""
+    out = ""
+    for part in location:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "<root>"
+
+
+def _validation_message(exc: Any) -> str:
+    problems = [f"{_field_path(tuple(e['loc']))}: {e['msg']}" for e in exc.errors()]
+    shown = "; ".join(problems[:3])
+    more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+    return f"invalid input: {shown}{more} (fix these fields and retry)"
+
+
+def _is_validation_error(exc: BaseException) -> bool:
+    pydantic = sys.modules.get("pydantic")  # loaded only if something validated input
+    return pydantic is not None and isinstance(exc, pydantic.ValidationError)
+
+
+def describe(exc: BaseException) -> tuple[str, int]:
+    """The one-line message and the exit code for ``exc``."""
+    from msr_oci.oci.errors import MsrOciError
+
+    if isinstance(exc, MsrOciError):
+        return str(exc), exc.exit_code
+    if _is_validation_error(exc):
+        return _validation_message(exc), EXIT_INPUT
+    if isinstance(exc, FileNotFoundError | NotADirectoryError | IsADirectoryError):
+        where = f" {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror or exc}:{where} (check the path)", EXIT_INPUT
+    if isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror or exc}:{where}", EXIT_OTHER
+    return f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", EXIT_OTHER
+
+
+def report(exc: BaseException, *, debug: bool) -> int:
+    """Print ``exc`` to stderr (a traceback only with ``--debug``) and return the exit code."""
+    message, code = describe(exc)
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    one_line = " ".join(message.split())
+    print(f"error: {one_line}", file=sys.stderr)
+    return code

@@ -1,0 +1,145 @@
+"""Parsing of command-line values: references split into namespace and name, ``k=v`` pairs, filters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+#: ``--filter`` keys that map 1:1 onto the API's filter dict (``label.X``/``metric.X`` are added below)
+_PLAIN_FILTER_KEYS = (
+    "name",
+    "version",
+    "alias",
+    "created_by",
+    "created_after",
+    "created_before",
+    "runtime_variant",
+    "digest",
+    "labels",
+    "metrics",
+    "any",
+)
+_FILTER_HINT = "keys: " + ", ".join(_PLAIN_FILTER_KEYS[:8]) + ", label.<key>, metric.<key>, or a {...} dict"
+
+
+@dataclass(frozen=True)
+class Located:
+    """A revision name split into the namespace it names (``None``: the default) and the bare name."""
+
+    namespace: str | None
+    name: str
+
+
+def locate_name(text: str) -> Located:
+    """``127.0.0.1:5000/serving/fraud`` -> namespace ``127.0.0.1:5000/serving``, name ``fraud``."""
+    from msr_oci.oci import Reference
+    from msr_oci.oci.errors import InputError
+
+    ref = Reference.parse(text)
+    if ref.tag or ref.digest:
+        raise InputError(f"expected a revision name, got {text!r}", hint="drop the :tag or @digest")
+    if ref.registry is None:
+        return Located(None, ref.repository)
+    parent, _, name = ref.repository.rpartition("/")
+    return Located(f"{ref.registry}/{parent}" if parent else ref.registry, name)
+
+
+def split_version(text: str) -> tuple[Located, str]:
+    """``[host/ns/]name:version`` for push; the version may hold a semver ``+`` (not legal in a tag)."""
+    from msr_oci.oci.errors import InputError
+
+    head, slash, last = text.rpartition("/")
+    name, colon, version = last.partition(":")
+    if not colon or not version:
+        raise InputError(f"{text!r} names no version", hint="write NAME:VERSION, e.g. fraud-detector:1.0.0")
+    located = locate_name(f"{head}{slash}{name}")
+    return located, version
+
+
+def pairs(values: Iterable[str], option: str) -> dict[str, str]:
+    """``["a=1", "b=x=y"]`` -> ``{"a": "1", "b": "x=y"}``."""
+    from msr_oci.oci.errors import InputError
+
+    out: dict[str, str] = {}
+    for item in values:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise InputError(f"{option} {item!r} is not KEY=VALUE", hint=f"e.g. {option} team=risk")
+        out[key.strip()] = value
+    return out
+
+
+def number_pairs(values: Iterable[str], option: str) -> dict[str, float]:
+    from msr_oci.oci.errors import InputError
+
+    out: dict[str, float] = {}
+    for key, value in pairs(values, option).items():
+        try:
+            out[key] = float(value)
+        except ValueError:
+            raise InputError(f"{option} {key}={value!r}: not a number", hint="e.g. accuracy=0.95") from None
+    return out
+
+
+def scalar(value: str) -> Any:
+    """``100`` -> 100, ``0.5`` -> 0.5, ``true`` -> True, anything else stays a string."""
+    import yaml
+
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+    return parsed if isinstance(parsed, int | float | bool) else value
+
+
+def _structured(text: str, where: str) -> Any:
+    import yaml
+
+    from msr_oci.oci.errors import InputError
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        problem = " ".join(str(exc).split())
+        raise InputError(f"--filter {where}: not valid JSON/YAML: {problem}") from None
+
+
+def filters(values: Iterable[str]) -> dict[str, Any]:
+    """``--filter`` values to the API's filter dict (AND of everything given)."""
+    from msr_oci.oci.errors import InputError
+
+    out: dict[str, Any] = {}
+    for item in values:
+        text = item.strip()
+        if text.startswith("{"):
+            parsed = _structured(text, text)
+            if not isinstance(parsed, dict):
+                raise InputError(f"--filter {text!r} is not a dict", hint=_FILTER_HINT)
+            _merge(out, parsed)
+            continue
+        key, eq, value = text.partition("=")
+        key = key.strip()
+        if not eq or not key:
+            raise InputError(f"--filter {item!r} is not KEY=VALUE", hint=_FILTER_HINT)
+        section, dot, sub = key.partition(".")
+        if dot and section in ("label", "labels") and sub:
+            _merge(out, {"labels": {sub: value}})
+        elif dot and section in ("metric", "metrics") and sub:
+            _merge(out, {"metrics": {sub: value}})
+        elif key in _PLAIN_FILTER_KEYS:
+            structured = value.lstrip().startswith(("{", "[")) or key in ("labels", "metrics", "any")
+            _merge(out, {key: _structured(value, key) if structured else value})
+        else:
+            raise InputError(f"unknown filter key {key!r}", hint=_FILTER_HINT)
+    return out
+
+
+def _merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            into[key] = {**into[key], **value}
+        elif key == "any" and isinstance(into.get(key), list) and isinstance(value, list):
+            into[key] = [*into[key], *value]
+        else:
+            into[key] = value

@@ -1,0 +1,151 @@
+"""Commands that change where tags point: aliases, promote, rollback, archive, delete."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from msr_oci.cli import inputs, output, views
+from msr_oci.cli.context import run, run_with_registry, settings_of
+from msr_oci.cli.options import NameArg, Output, RefArg
+from msr_oci.cli.output import OutputFormat
+
+alias_app = typer.Typer(
+    help="Manage aliases (production, staging, ...) and their history.", no_args_is_help=True
+)
+
+AliasArg = Annotated[str, typer.Argument(help="Alias name, e.g. production.")]
+
+
+def _show_entry(fmt: OutputFormat, entry: object) -> None:
+    from msr_oci.registry import AliasEntry
+
+    assert isinstance(entry, AliasEntry)
+    output.emit(
+        fmt, views.alias_record(entry), lambda: output.table(views.ALIAS_COLUMNS, [views.alias_row(entry)])
+    )
+
+
+@alias_app.command("set")
+def alias_set(
+    ctx: typer.Context,
+    name: NameArg,
+    alias: AliasArg,
+    version: Annotated[str, typer.Argument(help="Version (or @sha256:... digest) to point the alias at.")],
+    fmt: Output = OutputFormat.text,
+) -> None:
+    """Point ALIAS at VERSION of NAME (recorded in the alias history)."""
+    settings = settings_of(ctx)
+    located = run(settings, lambda: inputs.locate_name(name))
+    entry = run_with_registry(
+        settings, located.namespace, lambda reg: reg.set_alias(located.name, alias, version)
+    )
+    _show_entry(fmt, entry)
+
+
+@alias_app.command("rm")
+def alias_rm(ctx: typer.Context, name: NameArg, alias: AliasArg, fmt: Output = OutputFormat.text) -> None:
+    """Remove ALIAS from NAME (the removal is recorded in its history)."""
+    settings = settings_of(ctx)
+    located = run(settings, lambda: inputs.locate_name(name))
+    entry = run_with_registry(settings, located.namespace, lambda reg: reg.remove_alias(located.name, alias))
+    _show_entry(fmt, entry)
+
+
+@alias_app.command("ls")
+def alias_ls(ctx: typer.Context, name: NameArg, fmt: Output = OutputFormat.text) -> None:
+    """List NAME's active aliases."""
+    settings = settings_of(ctx)
+    located = run(settings, lambda: inputs.locate_name(name))
+    entries = run_with_registry(settings, located.namespace, lambda reg: reg.list_aliases(located.name))
+    output.emit(
+        fmt,
+        {alias: views.alias_record(entry) for alias, entry in entries.items()},
+        lambda: output.table(views.ALIAS_COLUMNS, [views.alias_row(e) for e in entries.values()]),
+    )
+
+
+@alias_app.command("history")
+def alias_history(
+    ctx: typer.Context, name: NameArg, alias: AliasArg, fmt: Output = OutputFormat.text
+) -> None:
+    """Every move of ALIAS, newest first."""
+    settings = settings_of(ctx)
+    located = run(settings, lambda: inputs.locate_name(name))
+    entries = run_with_registry(
+        settings, located.namespace, lambda reg: reg.alias_history(located.name, alias)
+    )
+    output.emit(
+        fmt,
+        [views.alias_record(e) for e in entries],
+        lambda: output.table(views.ALIAS_COLUMNS, [views.alias_row(e) for e in entries]),
+    )
+
+
+def promote(
+    ctx: typer.Context,
+    name: NameArg,
+    version: Annotated[str, typer.Argument(help="Version to promote.")],
+    to: Annotated[str, typer.Option("--to", help="Alias to point at VERSION, e.g. production.")],
+    fmt: Output = OutputFormat.text,
+) -> None:
+    """Point an alias at a version (same as `msr alias set NAME ALIAS VERSION`)."""
+    alias_set(ctx, name, to, version, fmt)
+
+
+def rollback(
+    ctx: typer.Context,
+    name: NameArg,
+    alias: Annotated[str, typer.Option("--alias", help="Alias to move back.")],
+    to: Annotated[
+        str | None, typer.Option("--to", help="Version to move to; default: the one before.")
+    ] = None,
+    fmt: Output = OutputFormat.text,
+) -> None:
+    """Move an alias back to the version it held before (or to --to VERSION)."""
+    settings = settings_of(ctx)
+    located = run(settings, lambda: inputs.locate_name(name))
+    entry = run_with_registry(settings, located.namespace, lambda reg: reg.rollback(located.name, alias, to))
+    _show_entry(fmt, entry)
+
+
+def archive(
+    ctx: typer.Context,
+    ref: RefArg,
+    fmt: Output = OutputFormat.text,
+) -> None:
+    """Untag a revision (its version and aliases) but keep it fetchable by digest."""
+    settings = settings_of(ctx)
+    removed = run_with_registry(settings, None, lambda reg: reg.archive(ref))
+    output.emit(
+        fmt,
+        {"reference": ref, "removed_tags": removed},
+        lambda: typer.echo(f"archived {ref}; removed tags: {', '.join(removed) or '-'}"),
+    )
+
+
+def _confirm_delete(ref: str, yes: bool) -> bool:
+    from msr_oci.oci.errors import InputError
+
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise InputError(f"refusing to delete {ref} without confirmation", hint="pass --yes")
+    return typer.confirm(f"Delete {ref} and every tag pointing at it?", default=False)
+
+
+def delete(
+    ctx: typer.Context,
+    ref: RefArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    fmt: Output = OutputFormat.text,
+) -> None:
+    """Delete a revision's manifest and every tag pointing at it."""
+    settings = settings_of(ctx)
+    if not run(settings, lambda: _confirm_delete(ref, yes)):
+        typer.echo("not deleted", err=True)
+        raise typer.Exit(1)
+    run_with_registry(settings, None, lambda reg: reg.delete_revision(ref))
+    output.emit(fmt, {"reference": ref, "deleted": True}, lambda: typer.echo(f"deleted {ref}"))

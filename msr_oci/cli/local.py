@@ -1,0 +1,207 @@
+"""Commands on this machine: validate, schema, cache, login, logout."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from msr_oci.cli import output
+from msr_oci.cli.context import run, settings_of
+from msr_oci.cli.options import Output
+from msr_oci.cli.output import OutputFormat
+
+cache_app = typer.Typer(help="Inspect and prune the local fetch cache.", no_args_is_help=True)
+
+_SECONDS_PER_DAY = 86_400
+
+
+def _problem_record(problem: Any) -> dict[str, Any]:
+    record = output.jsonable(problem)
+    if not isinstance(record, dict):
+        record = {"message": str(problem)}
+    return record
+
+
+def validate(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Argument(help="Revision directory to check.")],
+    fmt: Output = OutputFormat.text,
+) -> None:
+    """Check a revision directory without publishing it (exit 2 when there are problems)."""
+    from msr_oci.cli.errors import EXIT_INPUT
+
+    settings = settings_of(ctx)
+
+    def check() -> list[Any]:
+        from msr_oci.revision.loader import validate_revision_dir
+
+        return list(validate_revision_dir(directory))
+
+    problems = run(settings, check)
+    records = [_problem_record(p) for p in problems]
+
+    def human() -> None:
+        if not problems:
+            typer.echo(f"{directory}: ok")
+        for problem in problems:
+            typer.echo(str(problem))
+
+    output.emit(fmt, {"path": str(directory), "valid": not problems, "problems": records}, human)
+    if problems:
+        raise typer.Exit(EXIT_INPUT)
+
+
+def schema(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(help="Schema name; without it, list the names.")] = None,
+) -> None:
+    """Print a JSON Schema of the revision formats (list the names without NAME)."""
+    import json
+
+    settings = settings_of(ctx)
+
+    def lookup() -> Any:
+        from msr_oci.oci.errors import NotFoundError
+        from msr_oci.revision import schema as schemas
+
+        names = sorted(schemas.SCHEMAS)
+        if name is None:
+            return names
+        wanted = name.removesuffix(".json").removesuffix(".schema")
+        if wanted not in schemas.SCHEMAS:
+            raise NotFoundError(f"no schema named {name!r}", hint=f"known: {', '.join(names)}")
+        return schemas.SCHEMAS[wanted]()
+
+    found = run(settings, lookup)
+    typer.echo("\n".join(found) if name is None else json.dumps(found, indent=2))
+
+
+@cache_app.command("ls")
+def cache_ls(ctx: typer.Context, fmt: Output = OutputFormat.text) -> None:
+    """List revisions in the fetch cache."""
+    settings = settings_of(ctx)
+
+    def scan() -> tuple[Any, list[Any], int]:
+        from msr_oci.registry.cache import ContentCache
+
+        cache = ContentCache()
+        return cache, cache.revisions(), cache.size()
+
+    cache, revisions, size = run(settings, scan)
+    records = [
+        {"digest": r.digest, "path": str(r.path), "size": r.size, "modified": _iso(r.modified)}
+        for r in revisions
+    ]
+    output.emit(
+        fmt,
+        {"root": str(cache.root), "size": size, "revisions": records},
+        lambda: output.table(
+            ("DIGEST", "SIZE", "LAST USED", "PATH"),
+            [(r["digest"], r["size"], r["modified"], r["path"]) for r in records],
+            title=f"{cache.root} ({size} bytes of blobs)",
+        ),
+    )
+
+
+def _iso(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
+
+
+@cache_app.command("prune")
+def cache_prune(
+    ctx: typer.Context,
+    older_than: Annotated[
+        float | None,
+        typer.Option("--older-than", help="Only entries unused for DAYS days.", metavar="DAYS", min=0),
+    ] = None,
+    fmt: Output = OutputFormat.text,
+) -> None:
+    """Remove cached revisions (all, or those unused for --older-than DAYS) and unreferenced blobs."""
+    settings = settings_of(ctx)
+
+    def prune() -> int:
+        from msr_oci.registry.cache import ContentCache
+
+        seconds = older_than * _SECONDS_PER_DAY if older_than is not None else None
+        return ContentCache().prune(older_than=seconds)
+
+    freed = run(settings, prune)
+    output.emit(fmt, {"freed_bytes": freed}, lambda: typer.echo(f"freed {freed} bytes"))
+
+
+def _read_password(password_stdin: bool) -> str:
+    from msr_oci.oci.errors import InputError
+
+    if password_stdin:
+        password = sys.stdin.read().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = typer.prompt("Password", hide_input=True)
+    else:
+        raise InputError("no terminal to ask for the password", hint="pipe it in with --password-stdin")
+    if not password:
+        raise InputError("the password is empty")
+    return password
+
+
+def login(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Argument(help="Registry host[:port].")],
+    username: Annotated[str | None, typer.Option("--username", "-u", help="User name.")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
+) -> None:
+    """Check credentials against a registry, then save them in Docker's config.json."""
+    import asyncio
+
+    settings = settings_of(ctx)
+
+    def ask() -> tuple[str, str]:
+        from msr_oci.oci.errors import InputError
+
+        user = username or (typer.prompt("Username") if sys.stdin.isatty() and not password_stdin else None)
+        if not user:
+            raise InputError("a user name is required", hint="pass -u USER")
+        return user, _read_password(password_stdin)
+
+    user, password = run(settings, ask)
+
+    async def check() -> None:
+        from msr_oci.oci.remote import Registry
+
+        registry = Registry(host, settings.registry_options(username=user, password=password))
+        try:
+            await registry.ping()
+        finally:
+            await registry.aclose()
+
+    def verify_and_store() -> Path:
+        from msr_oci.oci.auth import store_credentials
+        from msr_oci.oci.reference import validate_host
+
+        validate_host(host)
+        asyncio.run(check())
+        return store_credentials(host, user, password)
+
+    path = run(settings, verify_and_store)
+    output.note(f"credentials for {host} saved in {path}", quiet=settings.quiet)
+    typer.echo("Login Succeeded")
+
+
+def logout(ctx: typer.Context, host: Annotated[str, typer.Argument(help="Registry host[:port].")]) -> None:
+    """Remove saved credentials for a registry."""
+    settings = settings_of(ctx)
+
+    def erase() -> bool:
+        from msr_oci.oci.auth import erase_credentials
+
+        return erase_credentials(host)
+
+    if run(settings, erase):
+        typer.echo(f"Removed login credentials for {host}")
+    else:
+        typer.echo(f"Not logged in to {host}")

@@ -1,0 +1,119 @@
+"""Commands that read: get, list, versions, history, diff."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import typer
+
+from msr_oci.cli import inputs, output, views
+from msr_oci.cli.context import run, run_with_registry, settings_of
+from msr_oci.cli.options import NameArg, Output, RefArg, SortChoice
+from msr_oci.cli.output import OutputFormat
+
+
+def get(
+    ctx: typer.Context,
+    ref: RefArg,
+    fmt: Output = OutputFormat.text,
+) -> None:
+    """Show a revision (a bare NAME means its latest version)."""
+    settings = settings_of(ctx)
+    revision = run_with_registry(settings, None, lambda reg: reg.get_revision(ref))
+    output.emit(fmt, views.revision_record(revision), lambda: views.show_revision(revision))
+
+
+def list_revisions(
+    ctx: typer.Context,
+    namespace: Annotated[
+        str | None,
+        typer.Argument(help="Registry namespace (host[:port]/path) or store path; default $MSR_REGISTRY."),
+    ] = None,
+    filter_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter",
+            "-f",
+            help="KEY=VALUE (repeatable, AND): name, version, label.K, metric.K, alias, created_by, "
+            "created_after, created_before, runtime_variant, digest; or a {...} filter dict ('any' for OR).",
+        ),
+    ] = None,
+    sort: Annotated[
+        SortChoice, typer.Option(help="Order: semver (name, then version) or time.")
+    ] = SortChoice.semver,
+    reverse: Annotated[bool, typer.Option("--reverse", help="Reverse the order.")] = False,
+    fmt: Output = OutputFormat.text,
+) -> None:
+    """List revisions in a namespace, filtered."""
+    settings = settings_of(ctx)
+    filters = run(settings, lambda: _parse_filters(filter_ or []))
+    order: Literal["semver", "time"] = "time" if sort is SortChoice.time else "semver"
+    revisions = run_with_registry(
+        settings, namespace, lambda reg: reg.list_revisions(filters, sort=order, reverse=reverse)
+    )
+    output.emit(
+        fmt,
+        [views.revision_record(r) for r in revisions],
+        lambda: output.table(views.REVISION_COLUMNS, [views.revision_row(r) for r in revisions]),
+    )
+
+
+def _parse_filters(values: list[str]) -> dict[str, Any]:
+    from msr_oci.registry.filters import compile_filter
+
+    filters = inputs.filters(values)
+    compile_filter(filters)  # an unknown key or a bad comparison fails before any request
+    return filters
+
+
+def versions(
+    ctx: typer.Context,
+    name: NameArg,
+    fmt: Output = OutputFormat.text,
+) -> None:
+    """List the versions of a revision, in semver order."""
+    settings = settings_of(ctx)
+    located = run(settings, lambda: inputs.locate_name(name))
+    found = run_with_registry(settings, located.namespace, lambda reg: reg.versions(located.name))
+    output.emit(
+        fmt,
+        {"name": located.name, "versions": found},
+        lambda: output.table(("VERSION",), [(v,) for v in found]),
+    )
+
+
+def history(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="NAME:VERSION (or any revision reference).")],
+    fmt: Output = OutputFormat.text,
+) -> None:
+    """Show a revision and every revision it superseded (``push --update``), newest first."""
+    settings = settings_of(ctx)
+    chain = run_with_registry(settings, None, lambda reg: reg.history(ref))
+    rows = [
+        (
+            r.version,
+            output.short_digest(r.digest),
+            r.updated_at,
+            r.created_by,
+            output.short_digest(r.supersedes),
+        )
+        for r in chain
+    ]
+    output.emit(
+        fmt,
+        [views.revision_record(r) for r in chain],
+        lambda: output.table(("VERSION", "DIGEST", "UPDATED", "BY", "SUPERSEDES"), rows),
+    )
+
+
+def diff(
+    ctx: typer.Context,
+    a: Annotated[str, typer.Argument(help="The old revision reference.")],
+    b: Annotated[str, typer.Argument(help="The new revision reference.")],
+    fmt: Output = OutputFormat.text,
+) -> None:
+    """Show what changed from revision A to revision B."""
+    settings = settings_of(ctx)
+    entries = run_with_registry(settings, None, lambda reg: reg.diff(a, b))
+    output.emit(fmt, [views.diff_record(e) for e in entries], lambda: views.show_diff(entries))

@@ -1,0 +1,95 @@
+"""How revisions, aliases and diffs look on a terminal and in JSON/YAML."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from msr_oci.cli import output
+
+if TYPE_CHECKING:
+    from msr_oci.registry import AliasEntry, DiffEntry
+    from msr_oci.revision import ModelServingRevision
+
+#: columns of ``msr list`` and ``msr history``
+REVISION_COLUMNS = ("NAME", "VERSION", "DIGEST", "ALIASES", "VARIANT", "CREATED", "BY")
+
+
+def revision_record(revision: ModelServingRevision) -> dict[str, Any]:
+    """The full record; ``id``, ``digest`` and ``aliases`` are always present."""
+    record: dict[str, Any] = output.jsonable(revision)
+    for key in ("id", "digest"):
+        record.setdefault(key, getattr(revision, key, None))
+    record.setdefault("aliases", list(getattr(revision, "aliases", [])))
+    return record
+
+
+def runtime_variant(revision: ModelServingRevision) -> str | None:
+    variant = revision.service_configuration.runtime_variant
+    return str(getattr(variant, "value", variant)) if variant is not None else None
+
+
+def revision_row(revision: ModelServingRevision) -> tuple[Any, ...]:
+    return (
+        revision.name,
+        revision.version,
+        output.short_digest(revision.digest),
+        revision.aliases,
+        runtime_variant(revision),
+        revision.created_at,
+        revision.created_by,
+    )
+
+
+def show_revision(revision: ModelServingRevision) -> None:
+    service = revision.service_configuration
+    models = revision.model_definition.models
+    lineage = revision.lineage
+    output.fields(
+        [
+            ("id", revision.id),
+            ("name", revision.name),
+            ("version", revision.version),
+            ("digest", revision.digest),
+            ("aliases", revision.aliases),
+            ("description", revision.description),
+            ("created", revision.created_at),
+            ("updated", revision.updated_at),
+            ("created by", revision.created_by),
+            ("runtime variant", runtime_variant(revision)),
+            ("image", service.image),
+            ("replicas", getattr(service, "replicas", None)),
+            ("resource slots", service.resource_slots),
+            ("models", [f"{m.name} ({m.model_path})" for m in models]),
+            ("labels", revision.labels),
+            ("metrics", revision.metrics),
+            ("parent", lineage.parent if lineage else None),
+            ("supersedes", revision.supersedes),
+            ("files", [f"{f.path} ({f.size} B)" for f in revision.extra_files]),
+        ]
+    )
+
+
+def alias_record(entry: AliasEntry) -> dict[str, Any]:
+    """``alias``, ``version``, ``digest``, ``action``, ``at``, ``by``, ``entry_digest``, ``previous``."""
+    record: dict[str, Any] = output.jsonable(entry)
+    return record
+
+
+ALIAS_COLUMNS = ("ALIAS", "VERSION", "DIGEST", "ACTION", "AT", "BY")
+
+
+def alias_row(entry: AliasEntry) -> tuple[Any, ...]:
+    return (entry.alias, entry.version, output.short_digest(entry.digest), entry.action, entry.at, entry.by)
+
+
+def diff_record(entry: DiffEntry) -> dict[str, Any]:
+    return {"path": entry.path, "change": entry.change, "old": entry.old, "new": entry.new}
+
+
+def show_diff(entries: list[DiffEntry]) -> None:
+    if not entries:
+        output.console().print("no differences", markup=False)
+        return
+    marks = {"added": "+", "removed": "-", "changed": "~"}
+    rows = [(marks[e.change], e.path, output.jsonable(e.old), output.jsonable(e.new)) for e in entries]
+    output.table(("", "FIELD", "OLD", "NEW"), rows)
