@@ -1,0 +1,278 @@
+"""Faults and hostile shapes from small real socket servers: retries, paging, redirects, size caps.
+
+``ScriptedServer`` is a minimal HTTP/1.1 server on 127.0.0.1 (one request per connection) whose answers
+come from a handler; ``FaultProxy`` uses it to fail the first requests and then forward to a real registry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from test_remote_helpers import blob, push_artifact
+
+from msr_oci.oci import ContentTooLarge, DigestMismatch, IntegrityError, NetworkError
+from msr_oci.oci.content import MEDIA_TYPE_IMAGE_MANIFEST
+from msr_oci.oci.remote import Registry, RegistryOptions
+
+
+@dataclass
+class Request:
+    method: str
+    target: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.target).path
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        return parse_qs(urlsplit(self.target).query)
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    #: send no Content-Length and end the body by closing the connection
+    until_close: bool = False
+
+
+Handler = Callable[[Request], Awaitable[Answer]]
+
+
+class ScriptedServer:
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.requests: list[Request] = []
+        self._server: asyncio.Server | None = None
+
+    @property
+    def host(self) -> str:
+        assert self._server is not None
+        return f"127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    async def __aenter__(self) -> ScriptedServer:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+            method, target, _ = head[0].split(" ", 2)
+            headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in head[1:] if h)}
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
+            request = Request(method, target, headers, body)
+            self.requests.append(request)
+            answer = await self.handler(request)
+            lines = [f"HTTP/1.1 {answer.status} X", "Connection: close"]
+            lines += [f"{k}: {v}" for k, v in answer.headers.items()]
+            if not answer.until_close:
+                lines.append(f"Content-Length: {len(answer.body)}")
+            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+            if method != "HEAD":
+                writer.write(answer.body)
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+class FaultProxy:
+    """Answers ``faults`` (status, headers) to the first requests, then forwards to ``upstream``."""
+
+    def __init__(self, upstream: str, faults: list[tuple[int, dict[str, str]]]) -> None:
+        self.upstream = upstream
+        self.faults = list(faults)
+        self.server = ScriptedServer(self._handle)
+        self._client = httpx.AsyncClient()
+
+    async def _handle(self, request: Request) -> Answer:
+        if self.faults:
+            status, headers = self.faults.pop(0)
+            return Answer(status, headers, b'{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}')
+        # keep the proxy's Host so the registry's Location headers point back through the proxy
+        headers = {k: v for k, v in request.headers.items() if k not in ("content-length", "connection")}
+        response = await self._client.request(
+            request.method, f"http://{self.upstream}{request.target}", headers=headers, content=request.body
+        )
+        keep = {
+            k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "connection")
+        }
+        return Answer(response.status_code, keep, response.content)
+
+    async def __aenter__(self) -> FaultProxy:
+        await self.server.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._client.aclose()
+        await self.server.__aexit__()
+
+
+# ---- retries --------------------------------------------------------------------------------------
+
+
+async def test_retries_503_then_429_with_retry_after_then_succeeds(registry) -> None:
+    faults = [(503, {}), (503, {}), (429, {"Retry-After": "0"})]
+    async with FaultProxy(registry.host, faults) as proxy:
+        options = RegistryOptions(retries=3, backoff=0.01)
+        async with Registry(proxy.server.host, options) as client:
+            repo = client.repository(registry.unique_repository("retry"))
+            descriptor, _ = await push_artifact(repo, {"a": b"retried"}, tag="v1")
+            assert (await repo.resolve("v1")).digest == descriptor.digest
+            first = proxy.server.requests[0]
+            # the first request (HEAD of the config blob) was sent four times: three faults, one success
+            assert [(r.method, r.path) for r in proxy.server.requests[:4]] == [(first.method, first.path)] * 4
+            assert client.request_count == len(proxy.server.requests)
+
+
+async def test_retries_are_bounded(registry) -> None:
+    options = RegistryOptions(retries=2, backoff=0.01)
+    async with (
+        FaultProxy(registry.host, [(503, {})] * 10) as proxy,
+        Registry(proxy.server.host, options) as client,
+    ):
+        with pytest.raises(NetworkError, match="after retries"):
+            await client.repository("a/b").exists(blob(b"x"))
+        assert len(proxy.server.requests) == 3
+
+
+async def test_unreachable_registry_is_a_network_error_naming_plain_http() -> None:
+    async with ScriptedServer(lambda r: asyncio.sleep(0, Answer(200))) as server:
+        host = server.host
+    async with Registry(host, RegistryOptions(retries=1, backoff=0.01)) as client:
+        with pytest.raises(NetworkError, match="plain HTTP") as caught:
+            await client.ping()
+        assert host in str(caught.value)
+        assert client.request_count == 2
+
+
+# ---- tag pagination -------------------------------------------------------------------------------
+
+
+def _paging_handler(tags: list[str], next_link: Callable[[str, str], str]) -> Handler:
+    async def handle(request: Request) -> Answer:
+        n = int(request.query.get("n", ["1000"])[0])
+        last = request.query.get("last", [""])[0]
+        page = [t for t in tags if t > last][:n]
+        headers = {"Content-Type": "application/json"}
+        if page and page[-1] != tags[-1]:
+            headers["Link"] = f'<{next_link(page[-1], str(n))}>; rel="next"'
+        return Answer(200, headers, json.dumps({"name": "r", "tags": page}).encode())
+
+    return handle
+
+
+async def test_250_tags_paged_by_100_follow_link_headers() -> None:
+    tags = [f"t{i:03d}" for i in range(250)]
+    handler = _paging_handler(tags, lambda last, n: f"/v2/r/tags/list?last={last}&n={n}")
+    async with ScriptedServer(handler) as server, Registry(server.host) as client:
+        listed = [t async for t in client.repository("r").list_tags(page_size=100)]
+        assert listed == tags
+        assert client.request_count == 3
+        assert [r.query["n"] for r in server.requests] == [["100"]] * 3
+
+
+async def test_tag_link_to_another_origin_is_refused() -> None:
+    handler = _paging_handler(["a", "b"], lambda last, n: f"http://evil.example/v2/r/tags/list?last={last}")
+    async with ScriptedServer(handler) as server, Registry(server.host) as client:
+        with pytest.raises(IntegrityError, match="another origin"):
+            _ = [t async for t in client.repository("r").list_tags(page_size=1)]
+        assert client.request_count == 1
+
+
+async def test_tag_link_loop_is_detected() -> None:
+    handler = _paging_handler(["a", "b"], lambda last, n: "/v2/r/tags/list?n=1")
+    async with ScriptedServer(handler) as server, Registry(server.host) as client:
+        with pytest.raises(IntegrityError, match="already read"):
+            _ = [t async for t in client.repository("r").list_tags(page_size=1)]
+
+
+# ---- manifests: size cap and digest checks -------------------------------------------------------
+
+
+def _manifest_handler(body: bytes, headers: dict[str, str], until_close: bool = False) -> Handler:
+    async def handle(request: Request) -> Answer:
+        return Answer(200, {"Content-Type": MEDIA_TYPE_IMAGE_MANIFEST, **headers}, body, until_close)
+
+    return handle
+
+
+@pytest.mark.parametrize("until_close", [False, True], ids=["content-length", "no-length"])
+async def test_manifest_over_4_mib_is_refused(until_close: bool) -> None:
+    body = b"{" + b" " * (5 * 1024 * 1024) + b"}"
+    async with (
+        ScriptedServer(_manifest_handler(body, {}, until_close)) as server,
+        Registry(server.host) as client,
+    ):
+        with pytest.raises(ContentTooLarge):
+            await client.repository("r").fetch_manifest("v1")
+
+
+async def test_manifest_by_tag_with_a_wrong_docker_content_digest() -> None:
+    body = b'{"schemaVersion":2}'
+    lying = {"Docker-Content-Digest": blob(b"something else").digest}
+    async with ScriptedServer(_manifest_handler(body, lying)) as server, Registry(server.host) as client:
+        with pytest.raises(DigestMismatch):
+            await client.repository("r").fetch_manifest("v1")
+        with pytest.raises(DigestMismatch):
+            await client.repository("r").fetch_manifest(blob(body).digest.replace("0", "1", 1))
+
+
+# ---- redirects ------------------------------------------------------------------------------------
+
+
+async def test_blob_redirect_to_another_origin_drops_authorization() -> None:
+    data = b"blob behind a redirect"
+    descriptor = blob(data)
+
+    async def storage(request: Request) -> Answer:
+        return Answer(200, {"Content-Type": "application/octet-stream"}, data)
+
+    async with ScriptedServer(storage) as bucket:
+
+        async def registry(request: Request) -> Answer:
+            if "authorization" not in request.headers:
+                return Answer(401, {"WWW-Authenticate": 'Basic realm="test"'})
+            return Answer(307, {"Location": f"http://{bucket.host}/bucket/object?sig=abc"})
+
+        async with ScriptedServer(registry) as server:
+            options = RegistryOptions(username="u", password="p")
+            async with Registry(server.host, options) as client:
+                assert await client.repository("r").fetch_bytes(descriptor) == data
+        assert server.requests[-1].headers["authorization"].startswith("Basic ")
+        assert [r.target for r in bucket.requests] == ["/bucket/object?sig=abc"]
+        assert "authorization" not in bucket.requests[0].headers
+
+
+async def test_upload_location_query_is_kept_when_adding_the_digest() -> None:
+    data = b"upload me"
+    descriptor = blob(data)
+
+    async def handle(request: Request) -> Answer:
+        if request.method == "HEAD":
+            return Answer(404)
+        if request.method == "POST":
+            return Answer(202, {"Location": "/v2/r/blobs/uploads/abc?_state=xyz"})
+        return Answer(201, {"Docker-Content-Digest": descriptor.digest})
+
+    async with ScriptedServer(handle) as server, Registry(server.host) as client:
+        await client.repository("r").push(descriptor, data)
+    put = server.requests[-1]
+    assert put.method == "PUT" and put.body == data
+    assert put.query == {"_state": ["xyz"], "digest": [descriptor.digest]}
