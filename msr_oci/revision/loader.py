@@ -1,0 +1,460 @@
+"""Reading a revision directory from disk: the only module of this layer that does I/O.
+
+A directory holds ``model-definition.yaml`` (or ``.yml``), ``deployment-config.yaml`` or the legacy
+``service-definition.toml``, optionally ``revision.yaml`` (description, labels, metrics, parameters,
+lineage, metadata), and any other files, which travel as extra files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tomllib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from msr_oci.oci.errors import UnsafePath
+from msr_oci.revision.errors import Problem, RevisionInputError
+from msr_oci.revision.model_definition import ModelDefinition
+from msr_oci.revision.paths import check_relative_path
+from msr_oci.revision.revision import ExtraFile, ModelServingRevision
+from msr_oci.revision.service_configuration import RuntimeVariant, ServiceConfiguration
+
+__all__ = ["describe_extra_file", "load_revision_dir", "validate_revision_dir"]
+
+MODEL_DEFINITION_NAMES: Final = ("model-definition.yaml", "model-definition.yml")
+DEPLOYMENT_CONFIG_NAMES: Final = ("deployment-config.yaml", "deployment-config.yml")
+SERVICE_DEFINITION_TOML: Final = "service-definition.toml"
+REVISION_FILE: Final = "revision.yaml"
+#: what revision.yaml may set (everything else comes from the command line or the registry)
+REVISION_FILE_KEYS: Final = frozenset(
+    {"description", "labels", "metrics", "parameters", "lineage", "metadata", "created_by"}
+)
+_HASH_CHUNK: Final = 1024 * 1024
+
+
+class _PlainLoader(yaml.SafeLoader):
+    """SafeLoader that leaves timestamps as strings, so every value survives a JSON round trip."""
+
+
+_PlainLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def describe_extra_file(path: Path, relative: str | None = None) -> ExtraFile:
+    """An ``ExtraFile`` for a local file, hashed in chunks (never read whole)."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return ExtraFile(
+        path=relative if relative is not None else path.name,
+        source=path,
+        digest=f"sha256:{digest.hexdigest()}",
+        size=size,
+    )
+
+
+# ---- reading documents with their line numbers ------------------------------------------------------
+
+
+@dataclass
+class _Document:
+    file: str
+    data: Any
+    #: the composed YAML tree, to find the line of a field; None for TOML
+    node: yaml.Node | None = None
+
+
+@dataclass
+class _Findings:
+    problems: list[Problem] = field(default_factory=list)
+
+    def error(self, file: str, message: str, **where: Any) -> None:
+        self.problems.append(Problem(file=file, message=message, **where))
+
+    def warn(self, file: str, message: str, **where: Any) -> None:
+        self.problems.append(Problem(file=file, message=message, severity="warning", **where))
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+
+def _read_yaml(path: Path, findings: _Findings) -> _Document | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+        loader = _PlainLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except UnicodeDecodeError:
+        findings.error(path.name, "is not UTF-8 text", hint="save the file as UTF-8")
+        return None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        findings.error(
+            path.name,
+            f"is not valid YAML: {exc.problem or exc.context}",
+            line=mark.line + 1 if mark else None,
+            hint="check indentation and quoting around that line",
+        )
+        return None
+    except yaml.YAMLError as exc:
+        findings.error(path.name, f"is not valid YAML: {exc}")
+        return None
+    return _Document(path.name, data, node)
+
+
+_TOML_LINE: Final = re.compile(r"at line (\d+)")
+
+
+def _read_toml(path: Path, findings: _Findings) -> _Document | None:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        findings.error(path.name, "is not UTF-8 text", hint="save the file as UTF-8")
+        return None
+    except tomllib.TOMLDecodeError as exc:
+        match = _TOML_LINE.search(str(exc))
+        findings.error(
+            path.name,
+            f"is not valid TOML: {exc}",
+            line=int(match.group(1)) if match else None,
+            hint="see https://toml.io for the syntax",
+        )
+        return None
+    return _Document(path.name, data)
+
+
+def _format_path(parts: Sequence[str | int]) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _child(node: yaml.Node, part: str | int) -> yaml.Node | None:
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+        child: yaml.Node = node.value[part]
+        return child
+    if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+        # the models accept kebab-case and a few alternative names for the same field
+        spellings = {part, part.replace("_", "-")}
+        if part == "start_command":
+            spellings |= {"command"}
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value in spellings:
+                found: yaml.Node = value
+                return found
+    return None
+
+
+def _has_item(data: Any, part: str | int) -> bool:
+    if isinstance(data, dict):
+        return part in data
+    return isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
+
+
+def _locate(document: _Document, loc: Sequence[str | int]) -> tuple[list[str | int], int | None]:
+    """The field path a pydantic error points at, as written in the file, and its line.
+
+    Parts that are not in the document (union member names, discriminator tags) are dropped; a
+    missing field is kept so the message names it, with the line of its parent.
+    """
+    node = document.node
+    path: list[str | int] = []
+    line = node.start_mark.line + 1 if node is not None else None
+    data = document.data
+    for part in loc:
+        if node is not None:
+            child = _child(node, part)
+            if child is not None:
+                node, line = child, child.start_mark.line + 1
+                path.append(part)
+                continue
+        elif _has_item(data, part):
+            data = data[part]
+            path.append(part)
+            continue
+        if part == loc[-1]:
+            path.append(part)
+    return path, line
+
+
+def _validate(
+    model: type[BaseModel], document: _Document, findings: _Findings, prefix: Sequence[str | int] = ()
+) -> Any:
+    """Validate a document (or the part of it under ``prefix``) into ``model``; record problems."""
+    data = document.data
+    for part in prefix:
+        data = data[part]
+    try:
+        return model.model_validate({} if data is None else data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = [*prefix, *(p for p in error["loc"] if isinstance(p, str | int))]
+            path, line = _locate(document, loc)
+            findings.error(
+                document.file,
+                error["msg"],
+                field=_format_path(path) or None,
+                line=line,
+                hint=_hint(error["type"], path),
+            )
+        return None
+
+
+def _hint(error_type: str, path: Sequence[str | int]) -> str | None:
+    if error_type == "missing":
+        return f"add {path[-1]!r}" if path else None
+    if error_type == "extra_forbidden":
+        return "remove it or check its spelling"
+    if error_type in ("enum", "literal_error"):
+        return "use one of the listed values"
+    return None
+
+
+# ---- the parts of a revision ------------------------------------------------------------------------
+
+
+def _first_existing(root: Path, names: Sequence[str]) -> Path | None:
+    found = [root / name for name in names if (root / name).is_file()]
+    return found[0] if found else None
+
+
+def _model_definition(root: Path, findings: _Findings) -> ModelDefinition | None:
+    path = _first_existing(root, MODEL_DEFINITION_NAMES)
+    if path is None:
+        findings.error(
+            MODEL_DEFINITION_NAMES[0],
+            f"not found in {root}",
+            hint="a revision directory needs the model-definition.yaml Backend.AI reads",
+        )
+        return None
+    document = _read_yaml(path, findings)
+    if document is None:
+        return None
+    if not isinstance(document.data, dict | None):
+        findings.error(document.file, "must be a mapping with a 'models' list", line=1)
+        return None
+    definition: ModelDefinition | None = _validate(ModelDefinition, document, findings)
+    if definition is not None and not definition.models:
+        findings.warn(document.file, "defines no models", field="models")
+    return definition
+
+
+def _legacy_service_configuration(
+    document: _Document, runtime_variant: str | None, findings: _Findings
+) -> ServiceConfiguration | None:
+    """service-definition.toml: one table per runtime variant, normalised to one configuration."""
+    tables = {k: v for k, v in document.data.items() if isinstance(v, dict)}
+    if not tables:
+        findings.error(document.file, "has no runtime variant table such as [vllm]")
+        return None
+    if runtime_variant is None and len(tables) > 1:
+        findings.error(
+            document.file,
+            f"defines several runtime variants ({', '.join(sorted(tables))})",
+            hint="choose one with the runtime_variant argument (`--runtime-variant`)",
+        )
+        return None
+    variant = runtime_variant if runtime_variant is not None else next(iter(tables))
+    if variant not in tables:
+        findings.error(
+            document.file,
+            f"has no [{variant}] table (found: {', '.join(sorted(tables))})",
+            hint="pick one of the tables in the file",
+        )
+        return None
+    table = dict(tables[variant])
+    environment = table.pop("environment", None)
+    if not isinstance(environment, dict):
+        findings.error(
+            document.file,
+            "missing 'environment = {image = ..., architecture = ...}'",
+            field=variant,
+            hint="Backend.AI requires the image and architecture of each runtime variant",
+        )
+        return None
+    for key in ("image", "architecture"):
+        if key not in environment:
+            findings.error(document.file, "field required", field=f"{variant}.environment.{key}")
+    normalised = {**table, **environment, "runtime_variant": variant}
+    config: ServiceConfiguration | None = _validate(
+        ServiceConfiguration, _Document(document.file, {variant: normalised}), findings, prefix=[variant]
+    )
+    return config
+
+
+def _service_configuration(
+    root: Path, runtime_variant: str | None, findings: _Findings
+) -> ServiceConfiguration | None:
+    flat = _first_existing(root, DEPLOYMENT_CONFIG_NAMES)
+    legacy = root / SERVICE_DEFINITION_TOML
+    if flat is not None and legacy.is_file():
+        findings.warn(
+            SERVICE_DEFINITION_TOML,
+            f"ignored: {flat.name} takes precedence",
+            hint=f"remove one of {flat.name} and {SERVICE_DEFINITION_TOML}",
+        )
+    if flat is not None:
+        document = _read_yaml(flat, findings)
+        if document is None:
+            return None
+        if not isinstance(document.data, dict | None):
+            findings.error(document.file, "must be a mapping (image, resource_slots, environ, ...)", line=1)
+            return None
+        config: ServiceConfiguration | None = _validate(ServiceConfiguration, document, findings)
+    elif legacy.is_file():
+        legacy_document = _read_toml(legacy, findings)
+        if legacy_document is None:
+            return None
+        config = _legacy_service_configuration(legacy_document, runtime_variant, findings)
+    else:
+        config = ServiceConfiguration()
+    if config is not None and runtime_variant is not None and config.runtime_variant != runtime_variant:
+        try:
+            config = config.model_copy(update={"runtime_variant": RuntimeVariant(runtime_variant)})
+        except ValueError:
+            findings.error("runtime_variant", f"unknown runtime variant {runtime_variant!r}")
+    return config
+
+
+def _revision_fields(root: Path, findings: _Findings) -> _Document | None:
+    path = root / REVISION_FILE
+    if not path.is_file():
+        return None
+    document = _read_yaml(path, findings)
+    if document is None or document.data is None:
+        return None
+    if not isinstance(document.data, dict):
+        findings.error(document.file, "must be a mapping (description, labels, metrics, ...)", line=1)
+        return None
+    for key in document.data:
+        if key not in REVISION_FILE_KEYS:
+            _, line = _locate(document, [key])
+            findings.error(
+                document.file,
+                "unknown key",
+                field=str(key),
+                line=line,
+                hint=f"allowed keys: {', '.join(sorted(REVISION_FILE_KEYS))}",
+            )
+    return document
+
+
+_CONSUMED: Final = frozenset(
+    {*MODEL_DEFINITION_NAMES, *DEPLOYMENT_CONFIG_NAMES, SERVICE_DEFINITION_TOML, REVISION_FILE}
+)
+
+
+def _walk_files(root: Path, findings: _Findings) -> Iterator[tuple[str, Path]]:
+    """Every other regular file, sorted: dotfiles skipped; symlinks only when they stay inside."""
+    resolved_root = root.resolve()
+    for directory, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            path = Path(directory, name)
+            relative = path.relative_to(root).as_posix()
+            if name.startswith(".") or relative in _CONSUMED:
+                continue
+            if path.is_symlink() and not path.resolve().is_relative_to(resolved_root):
+                findings.warn(relative, "skipped: a symlink pointing outside the revision directory")
+                continue
+            if not path.is_file():
+                findings.warn(relative, "skipped: not a regular file")
+                continue
+            try:
+                check_relative_path(relative)
+            except UnsafePath as exc:
+                findings.error(relative, exc.message, hint="rename the file")
+                continue
+            yield relative, path
+
+
+def _collect(
+    path: Path,
+    name: str,
+    version: str,
+    runtime_variant: str | None,
+    overrides: dict[str, Any],
+    findings: _Findings,
+) -> ModelServingRevision | None:
+    root = Path(path)
+    if not root.is_dir():
+        findings.error(
+            str(path), "is not a directory", hint="give the directory holding model-definition.yaml"
+        )
+        return None
+    definition = _model_definition(root, findings)
+    config = _service_configuration(root, runtime_variant, findings)
+    extras = _revision_fields(root, findings)
+    extra_files = [describe_extra_file(p, relative) for relative, p in _walk_files(root, findings)]
+    if findings.errors or definition is None or config is None:
+        return None
+    fields: dict[str, Any] = dict(extras.data) if extras is not None else {}
+    fields.update(overrides)
+    fields.update(
+        name=name,
+        version=version,
+        model_definition=definition,
+        service_configuration=config,
+        extra_files=extra_files,
+    )
+    try:
+        return ModelServingRevision.model_validate(fields)
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = list(error["loc"])
+            if extras is not None and loc and loc[0] in extras.data and loc[0] not in overrides:
+                where, line = _locate(extras, loc)
+                findings.error(extras.file, error["msg"], field=_format_path(where), line=line)
+            else:
+                findings.error(
+                    "arguments",
+                    error["msg"],
+                    field=_format_path([p for p in loc if isinstance(p, str | int)]),
+                )
+        return None
+
+
+def load_revision_dir(
+    path: Path | str,
+    *,
+    name: str,
+    version: str,
+    runtime_variant: str | None = None,
+    **fields: Any,
+) -> ModelServingRevision:
+    """Read a revision directory. ``fields`` (labels, description, created_by, ...) override
+    revision.yaml. Raises ``RevisionInputError`` naming the file, field path and line of the first
+    error (all of them in ``.problems``)."""
+    findings = _Findings()
+    revision = _collect(Path(path), name, version, runtime_variant, fields, findings)
+    errors = findings.errors
+    if errors or revision is None:
+        first = errors[0] if errors else Problem(file=str(path), message="could not be read")
+        raise RevisionInputError(first, problems=errors)
+    return revision
+
+
+def validate_revision_dir(
+    path: Path | str, *, name: str = "validate", version: str = "0", runtime_variant: str | None = None
+) -> list[Problem]:
+    """Every problem (errors and warnings) in a revision directory; empty when it is clean."""
+    findings = _Findings()
+    _collect(Path(path), name, version, runtime_variant, {}, findings)
+    return findings.problems
