@@ -3,6 +3,7 @@
 Nothing here knows about model serving revisions.
 """
 
+from msr_oci.oci.auth import Credentials, erase_credentials, load_credentials, store_credentials
 from msr_oci.oci.content import (
     ANNOTATION_CREATED,
     ANNOTATION_REF_NAME,
@@ -24,6 +25,7 @@ from msr_oci.oci.digest import Digester, digest_bytes, is_digest, parse_digest, 
 from msr_oci.oci.errors import *  # noqa: F403  (the typed errors are part of the public surface)
 from msr_oci.oci.errors import __all__ as _errors_all
 from msr_oci.oci.reference import Reference, is_loopback_host, is_tag, looks_like_host, validate_tag
+from msr_oci.oci.remote import Registry, RegistryOptions, RemoteRepository, open_repository
 from msr_oci.oci.target import Content, ProgressCallback, Target, iter_content, verified_stream
 
 __all__ = [
@@ -36,23 +38,31 @@ __all__ = [
     "MEDIA_TYPE_IMAGE_INDEX",
     "MEDIA_TYPE_IMAGE_MANIFEST",
     "Content",
+    "Credentials",
     "Descriptor",
     "Digester",
     "ImageIndex",
     "ImageManifest",
     "ProgressCallback",
     "Reference",
+    "Registry",
+    "RegistryOptions",
+    "RemoteRepository",
     "Target",
     "canonical_json",
     "digest_bytes",
+    "erase_credentials",
     "is_digest",
     "is_loopback_host",
     "is_manifest_media_type",
     "is_tag",
     "looks_like_host",
     "iter_content",
+    "load_credentials",
+    "open_repository",
     "parse_digest",
     "parse_manifest",
+    "store_credentials",
     "successors",
     "validate_tag",
     "verified_stream",
