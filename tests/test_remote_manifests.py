@@ -117,3 +117,13 @@ async def test_delete_on_a_registry_without_deletion(nodelete_registry) -> None:
         with pytest.raises(DeletionDisabled, match=r"storage\.delete\.enabled"):
             await repo.delete(descriptor)
         assert (await repo.resolve("v1")).digest == descriptor.digest
+
+
+async def test_catalog_lists_pushed_repositories(registry) -> None:
+    async with Registry(registry.host) as client:
+        name = registry.unique_repository("catalog")
+        await push_artifact(client.repository(name), {"a": b"c"}, tag="v1")
+        names = [n async for n in client.catalog()]
+        assert name in names
+        assert names == sorted(names)
+        assert name not in [n async for n in client.catalog(last=name)]

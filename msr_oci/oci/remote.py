@@ -68,6 +68,13 @@ class Registry:
     def repository(self, name: str) -> RemoteRepository:
         return RemoteRepository(self, name)
 
+    def catalog(self, *, last: str | None = None, page_size: int | None = None) -> AsyncIterator[str]:
+        """Repository names (``GET /v2/_catalog``), paged like tags; the registry may restrict it."""
+        scopes = ("registry:catalog:*",)
+        return _paged_names(
+            self.transport, "/v2/_catalog", "repositories", scopes, f"catalog of {self.host}", page_size, last
+        )
+
     async def ping(self) -> None:
         """Check the registry speaks the distribution API and accepts our credentials."""
         response = await self.transport.request("GET", "/v2/", scopes=())
@@ -456,42 +463,13 @@ class RemoteRepository(Target):
 
     # ---- tags ---------------------------------------------------------------------------------------
 
-    async def list_tags(self, *, last: str | None = None, page_size: int | None = None) -> AsyncIterator[str]:
-        """Tags after ``last``, following ``Link`` pages on this registry's origin only.
+    def list_tags(self, *, last: str | None = None, page_size: int | None = None) -> AsyncIterator[str]:
+        """Tags after ``last`` in lexical order, following ``Link`` pages on this registry's origin only.
 
         A repository the registry does not know has no tags (an empty listing, not an error).
         """
-        params: dict[str, str] = {}
-        if page_size is not None:
-            params["n"] = str(page_size)
-        if last is not None:
-            params["last"] = last
-        url = self._transport.url(f"/v2/{self.name}/tags/list").copy_merge_params(params)
-        seen: set[str] = set()
-        for page in range(MAX_TAG_PAGES):
-            seen.add(str(url))
-            response = await self._transport.request("GET", url, scopes=self._pull)
-            if response.status_code == 404 and page == 0:
-                return
-            if response.status_code != 200:
-                raise error_from_response(response, f"tags of {self}", NotFoundError)
-            try:
-                tags = sorted(str(tag) for tag in response.json().get("tags") or [])
-            except (ValueError, AttributeError, TypeError):
-                raise IntegrityError(f"tag list of {self} is not a JSON object") from None
-            # registries that ignore n/last (distribution 2.8) send everything unsorted in one page
-            for tag in tags:
-                if last is None or tag > last:
-                    yield tag
-            link = _next_link(response.headers.get("Link", ""))
-            if link is None:
-                return
-            url = url.join(link)
-            if not same_origin(url, self._transport.base_url):
-                raise IntegrityError(f"tag list of {self} links to another origin ({url.host}); refusing it")
-            if str(url) in seen:
-                raise IntegrityError(f"tag list of {self} links back to a page already read")
-        raise IntegrityError(f"tag list of {self} has more than {MAX_TAG_PAGES} pages")
+        path = f"/v2/{self.name}/tags/list"
+        return _paged_names(self._transport, path, "tags", self._pull, f"tag list of {self}", page_size, last)
 
     # ---- referrers ----------------------------------------------------------------------------------
 
@@ -558,6 +536,49 @@ class RemoteRepository(Target):
         if keep_if_disabled:
             data = ImageIndex(manifests=[]).to_bytes()
             await self._put_manifest(Descriptor.from_bytes(MEDIA_TYPE_IMAGE_INDEX, data), data, tag)
+
+
+async def _paged_names(
+    transport: Transport,
+    path: str,
+    key: str,
+    scopes: tuple[str, ...],
+    what: str,
+    page_size: int | None,
+    last: str | None,
+) -> AsyncIterator[str]:
+    """Names from a paginated list (``?n=&last=`` and ``Link: <...>; rel="next"``), same origin only."""
+    params: dict[str, str] = {}
+    if page_size is not None:
+        params["n"] = str(page_size)
+    if last is not None:
+        params["last"] = last
+    url = transport.url(path).copy_merge_params(params)
+    seen: set[str] = set()
+    for page in range(MAX_TAG_PAGES):
+        seen.add(str(url))
+        response = await transport.request("GET", url, scopes=scopes)
+        if response.status_code == 404 and page == 0:
+            return
+        if response.status_code != 200:
+            raise error_from_response(response, what, NotFoundError)
+        try:
+            names = sorted(str(name) for name in response.json().get(key) or [])
+        except (ValueError, AttributeError, TypeError):
+            raise IntegrityError(f"{what} is not a JSON object with {key!r}") from None
+        # registries that ignore n/last (distribution 2.8) send everything unsorted in one page
+        for name in names:
+            if last is None or name > last:
+                yield name
+        link = _next_link(response.headers.get("Link", ""))
+        if link is None:
+            return
+        url = url.join(link)
+        if not same_origin(url, transport.base_url):
+            raise IntegrityError(f"{what} links to another origin ({url.host}); refusing it")
+        if str(url) in seen:
+            raise IntegrityError(f"{what} links back to a page already read")
+    raise IntegrityError(f"{what} has more than {MAX_TAG_PAGES} pages")
 
 
 async def _read_small(content: Content, descriptor: Descriptor) -> bytes:
