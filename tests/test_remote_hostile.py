@@ -17,7 +17,7 @@ import pytest
 from test_remote_helpers import blob, push_artifact
 
 from msr_oci.oci import ContentTooLarge, DigestMismatch, IntegrityError, NetworkError
-from msr_oci.oci.content import MEDIA_TYPE_IMAGE_MANIFEST
+from msr_oci.oci.content import MEDIA_TYPE_IMAGE_INDEX, MEDIA_TYPE_IMAGE_MANIFEST
 from msr_oci.oci.remote import Registry, RegistryOptions
 
 
@@ -276,3 +276,52 @@ async def test_upload_location_query_is_kept_when_adding_the_digest() -> None:
     put = server.requests[-1]
     assert put.method == "PUT" and put.body == data
     assert put.query == {"_state": ["xyz"], "digest": [descriptor.digest]}
+
+
+# ---- referrers API and concurrency ---------------------------------------------------------------
+
+
+async def test_referrers_api_answer_is_filtered_client_side() -> None:
+    subject = blob(b"subject", MEDIA_TYPE_IMAGE_MANIFEST)
+    entries = [
+        {
+            "mediaType": MEDIA_TYPE_IMAGE_MANIFEST,
+            "digest": blob(bytes([i])).digest,
+            "size": 1,
+            "artifactType": kind,
+        }
+        for i, kind in enumerate(["application/x.sig", "application/x.sbom"])
+    ]
+    index = json.dumps(
+        {"schemaVersion": 2, "mediaType": MEDIA_TYPE_IMAGE_INDEX, "manifests": entries}
+    ).encode()
+
+    async def handle(request: Request) -> Answer:
+        return Answer(200, {"Content-Type": MEDIA_TYPE_IMAGE_INDEX}, index)
+
+    async with ScriptedServer(handle) as server, Registry(server.host) as client:
+        found = await client.repository("r").referrers(subject, artifact_type="application/x.sbom")
+        assert [d.digest for d in found] == [entries[1]["digest"]]
+        assert server.requests[0].path == f"/v2/r/referrers/{subject.digest}"
+        assert server.requests[0].query["artifactType"] == ["application/x.sbom"]
+
+
+async def test_concurrency_limit_caps_requests_in_flight() -> None:
+    in_flight = peak = 0
+
+    async def handle(request: Request) -> Answer:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.02)
+        in_flight -= 1
+        return Answer(404)
+
+    async with (
+        ScriptedServer(handle) as server,
+        Registry(server.host, RegistryOptions(max_concurrency=2)) as client,
+    ):
+        repo = client.repository("r")
+        results = await asyncio.gather(*(repo.exists(blob(bytes([i]))) for i in range(8)))
+        assert results == [False] * 8
+    assert peak <= 2  # without the limit all eight would be in flight together

@@ -154,7 +154,11 @@ class Transport:
             hint = "TLS verification failed: pass the registry's CA bundle (--ca-file) or use --insecure"
         elif url.scheme == "https":
             hint += "; if it serves plain HTTP use --plain-http"
-        return NetworkError(f"cannot reach {where} over {self.transport_name}: {text}", hint=hint)
+        # detail "tls" marks a verification failure: retrying cannot fix it
+        detail = "tls" if tls_failure else None
+        return NetworkError(
+            f"cannot reach {where} over {self.transport_name}: {text}", hint=hint, detail=detail
+        )
 
     async def _exchange(
         self, method: str, url: httpx.URL, headers: dict[str, str], body: Body | None, auth: str | None
@@ -208,8 +212,8 @@ class Transport:
             last = attempt == attempts - 1
             try:
                 response = await self._attempt(method, url, headers, body, scopes)
-            except NetworkError:
-                if last:
+            except NetworkError as exc:
+                if last or exc.detail == "tls":
                     raise
                 await asyncio.sleep(self._backoff(attempt))
                 continue
