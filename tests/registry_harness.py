@@ -43,7 +43,7 @@ import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from token_server import TokenServer, certificate_builder
 
 RegistryMode = Literal["plain", "basic", "tls", "token", "nodelete"]
@@ -202,7 +202,7 @@ def _write_tls_material(directory: Path) -> tuple[Path, Path, Path]:
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
         )
@@ -272,8 +272,8 @@ def _plan(mode: RegistryMode, workdir: Path) -> _Plan:
         _write_htpasswd(htpasswd, plan.username, plan.password)
         plan.auth = {"htpasswd": {"realm": "msr-test-registry", "path": htpasswd}}
     elif mode == "tls":
-        plan.ca_file, *files = _write_tls_material(workdir)
-        plan.tls_files = (files[0], files[1])
+        plan.ca_file, certificate_file, key_file = _write_tls_material(workdir)
+        plan.tls_files = (certificate_file, key_file)
     elif mode == "token":
         plan.username, plan.password = f"user-{secrets.token_hex(3)}", secrets.token_urlsafe(18)
         token_server = TokenServer(workdir, service=TOKEN_SERVICE)
@@ -329,6 +329,10 @@ def _log_tail(log_file: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
+def _is_running(process: subprocess.Popen[bytes]) -> Callable[[], bool]:
+    return lambda: process.poll() is None
+
+
 def _stop_process(process: subprocess.Popen[bytes], log: IO[bytes]) -> Callable[[], None]:
     def stop() -> None:
         if process.poll() is None:
@@ -343,7 +347,7 @@ def _stop_process(process: subprocess.Popen[bytes], log: IO[bytes]) -> Callable[
     return stop
 
 
-def _run_local(plan: _Plan, binary: str) -> tuple[str, Path, Callable[[], None]]:
+def _run_local(plan: _Plan, binary: str) -> tuple[str, Path | None, Callable[[], None]]:
     """Start ``docker-registry serve``; (host, log file, stopper)."""
     log_file = plan.workdir / "registry.log"
     failure = ""
@@ -361,9 +365,7 @@ def _run_local(plan: _Plan, binary: str) -> tuple[str, Path, Callable[[], None]]
         )
         stop = _stop_process(process, log)
         try:
-            _wait_until_ready(
-                f"{plan.scheme}://{host}", plan.ca_file, lambda p=process: p.poll() is None, binary
-            )
+            _wait_until_ready(f"{plan.scheme}://{host}", plan.ca_file, _is_running(process), binary)
             return host, log_file, stop
         except HarnessError as exc:
             stop()

@@ -41,7 +41,8 @@ def _push_blob(client: httpx.Client, server: RegistryServer, repository: str, da
 def _fetch_token(
     token_server: TokenServer, scopes: list[str], auth: tuple[str, str] | None
 ) -> httpx.Response:
-    params = [("service", token_server.service), *(("scope", scope) for scope in scopes)]
+    params: list[tuple[str, str | int | float | bool | None]] = [("service", token_server.service)]
+    params += [("scope", scope) for scope in scopes]
     return httpx.get(token_server.realm, params=params, auth=auth, timeout=TIMEOUT)
 
 
