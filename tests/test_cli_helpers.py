@@ -1,0 +1,111 @@
+"""Helpers for the ``msr`` command-line tests: run the installed entry point, and revision inputs.
+
+Every test drives the real ``msr`` executable of this venv in a subprocess, with the environment
+``isolated_env`` prepared (HOME, DOCKER_CONFIG, MSR_STORE, MSR_CACHE_DIR under tmp_path).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+MSR = Path(sys.executable).parent / "msr"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+#: one command never takes longer than this against a loopback registry
+COMMAND_TIMEOUT = 120
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def msr(*args: str, stdin: str | None = None, expect: int | None = 0) -> Result:
+    """Run ``msr ARGS``; fail the test (with both streams shown) unless it exits with ``expect``."""
+    done = subprocess.run(
+        [str(MSR), *args],
+        input=stdin if stdin is not None else "",
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+        check=False,
+    )
+    result = Result(done.returncode, done.stdout, done.stderr)
+    if expect is not None and result.code != expect:
+        pytest.fail(
+            f"msr {' '.join(args)} exited {result.code}, expected {expect}\n"
+            f"stdout: {result.stdout}\nstderr: {result.stderr}"
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class Space:
+    """Where a test's revisions live: a namespace on the test registry, or the default local store."""
+
+    namespace: str | None
+
+    def ref(self, relative: str) -> str:
+        return f"{self.namespace}/{relative}" if self.namespace else relative
+
+    @property
+    def list_args(self) -> list[str]:
+        return [self.namespace] if self.namespace else []
+
+
+def make_space(request: pytest.FixtureRequest, kind: str) -> Space:
+    """``local``: the store MSR_STORE names; ``registry``: a fresh namespace on the plain registry."""
+    if kind == "local":
+        return Space(None)
+    server = request.getfixturevalue("registry")
+    return Space(f"{server.host}/{server.unique_repository('cli')}")
+
+
+MODEL_DEFINITION = """\
+models:
+  - name: fraud
+    model_path: /models/fraud
+    service:
+      start_command: ["python", "-m", "http.server", "{port}"]
+      port: {port}
+      health_check:
+        path: /
+        max_retries: 3
+"""
+
+DEPLOYMENT_CONFIG = """\
+image: cr.backend.ai/stable/python:3.11
+architecture: x86_64
+resource_slots:
+  cpu: 2
+  mem: 4g
+environ:
+  LOG_LEVEL: info
+"""
+
+
+def write_revision_dir(path: Path, *, port: int = 8000, weights: bytes = b"weights v1\n") -> Path:
+    """A small revision directory: model definition, deployment config and one extra file."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "model-definition.yaml").write_text(MODEL_DEFINITION.format(port=port))
+    (path / "deployment-config.yaml").write_text(DEPLOYMENT_CONFIG)
+    (path / "weights").mkdir(exist_ok=True)
+    (path / "weights" / "model.bin").write_bytes(weights)
+    return path
+
+
+def push(directory: Path, ref: str, *extra: str) -> dict[str, Any]:
+    """``msr push`` with ``--output json``; returns the printed object."""
+    record: dict[str, Any] = msr("push", str(directory), ref, *extra, "--output", "json").json()
+    return record
