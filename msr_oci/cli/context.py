@@ -30,11 +30,15 @@ class Settings:
     debug: bool = False
     quiet: bool = False
 
-    def registry_options(self, **extra: str | None) -> RegistryOptions:
+    def registry_options(self, username: str | None = None, password: str | None = None) -> RegistryOptions:
         from msr_oci.oci.remote import RegistryOptions
 
         return RegistryOptions(
-            plain_http=self.plain_http, insecure=self.insecure, ca_file=self.ca_file, **extra
+            plain_http=self.plain_http,
+            insecure=self.insecure,
+            ca_file=self.ca_file,
+            username=username,
+            password=password,
         )
 
     def open(self, namespace: str | os.PathLike[str] | None = None) -> AsyncRemoteRegistry:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -76,9 +77,12 @@ def number_pairs(values: Iterable[str], option: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for key, value in pairs(values, option).items():
         try:
-            out[key] = float(value)
+            number = float(value)
         except ValueError:
-            raise InputError(f"{option} {key}={value!r}: not a number", hint="e.g. accuracy=0.95") from None
+            number = math.nan
+        if not math.isfinite(number):
+            raise InputError(f"{option} {key}={value!r}: not a finite number", hint="e.g. accuracy=0.95")
+        out[key] = number
     return out
 
 

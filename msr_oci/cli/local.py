@@ -43,15 +43,16 @@ def validate(
 
     problems = run(settings, check)
     records = [_problem_record(p) for p in problems]
+    errors = [p for p in problems if getattr(p, "severity", "error") == "error"]
 
     def human() -> None:
-        if not problems:
+        if not errors:
             typer.echo(f"{directory}: ok")
         for problem in problems:
             typer.echo(str(problem))
 
-    output.emit(fmt, {"path": str(directory), "valid": not problems, "problems": records}, human)
-    if problems:
+    output.emit(fmt, {"path": str(directory), "valid": not errors, "problems": records}, human)
+    if errors:
         raise typer.Exit(EXIT_INPUT)
 
 
@@ -65,16 +66,16 @@ def schema(
     settings = settings_of(ctx)
 
     def lookup() -> Any:
-        from msr_oci.oci.errors import NotFoundError
-        from msr_oci.revision import schema as schemas
+        from msr_oci.oci.errors import InputError
+        from msr_oci.revision.schema import schemas
 
-        names = sorted(schemas.SCHEMAS)
+        known = schemas()
         if name is None:
-            return names
-        wanted = name.removesuffix(".json").removesuffix(".schema")
-        if wanted not in schemas.SCHEMAS:
-            raise NotFoundError(f"no schema named {name!r}", hint=f"known: {', '.join(names)}")
-        return schemas.SCHEMAS[wanted]()
+            return sorted(known)
+        for candidate in (name, f"{name}.schema.json", f"{name}.json"):
+            if candidate in known:
+                return known[candidate]
+        raise InputError(f"no schema named {name!r}", hint=f"known: {', '.join(sorted(known))}")
 
     found = run(settings, lookup)
     typer.echo("\n".join(found) if name is None else json.dumps(found, indent=2))

@@ -149,11 +149,9 @@ def pull(
             return revision
 
     revision = run_with_registry(settings, None, pull_files)
-    files = [
-        "model-definition.yaml",
-        "deployment-config.yaml",
-        *(f.path for f in revision.extra_files),
-    ]
+    from msr_oci.revision import DEPLOYMENT_CONFIG_FILE, MODEL_DEFINITION_FILE
+
+    files = [MODEL_DEFINITION_FILE, DEPLOYMENT_CONFIG_FILE, *(f.path for f in revision.extra_files)]
     written = [f for f in files if (directory / f).is_file()]
     record = _id_record(revision.id or "", name=revision.name, version=revision.version)
     record.update(digest=revision.digest, path=str(directory), files=written)
