@@ -93,7 +93,7 @@ def version_sort_key(version: str) -> tuple[object, ...]:
 
 # ---- ranges -----------------------------------------------------------------------------------------
 
-_CLAUSE: Final = re.compile(r"^(==|!=|>=|<=|~=|>|<|\^|=)?\s*(\S+)$")
+_CLAUSE: Final = re.compile(r"^(==|!=|>=|<=|~=|>|<|\^|=)?\s*([0-9A-Za-z*][0-9A-Za-z.+*-]*)$")
 
 
 def _upper_bound(op: str, bound: str) -> str:
