@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -18,9 +19,12 @@ import httpx
 
 from msr_oci.oci.auth import repository_scope
 from msr_oci.oci.content import (
+    EMPTY_DESCRIPTOR,
+    EMPTY_JSON,
     MANIFEST_MEDIA_TYPES,
     MAX_MANIFEST_SIZE,
     MEDIA_TYPE_IMAGE_INDEX,
+    MEDIA_TYPE_IMAGE_MANIFEST,
     Descriptor,
     ImageIndex,
     ImageManifest,
@@ -37,7 +41,6 @@ from msr_oci.oci.errors import (
     ManifestUnknown,
     NetworkError,
     NotFoundError,
-    UnsupportedError,
 )
 from msr_oci.oci.reference import Reference, validate_repository, validate_tag
 from msr_oci.oci.responses import error_from_response, registry_errors
@@ -50,6 +53,9 @@ MANIFEST_ACCEPT = ", ".join(sorted(MANIFEST_MEDIA_TYPES))
 #: tag pagination stops here even if the registry keeps sending ``Link`` headers
 MAX_TAG_PAGES = 10_000
 OCTET_STREAM = "application/octet-stream"
+#: the throwaway manifest ``untag`` re-points a tag at before deleting it by digest
+PLACEHOLDER_ARTIFACT_TYPE = "application/vnd.msr-oci.untag-placeholder.v1+json"
+PLACEHOLDER_NONCE = "io.msr-oci.untag.nonce"
 
 
 class Registry:
@@ -251,13 +257,15 @@ class RemoteRepository(Target):
         await self._put_manifest(descriptor, data, tag)
 
     async def untag(self, tag: str) -> None:
-        """Delete one tag, if the registry can.
+        """Delete one tag.
 
-        The distribution-spec only defines DELETE of a manifest by tag as optional; registries without it
-        (CNCF distribution 2.8) answer 400/405 and cannot remove a tag without deleting the manifest, which
-        would remove every other tag on it too. That case raises ``UnsupportedError``.
+        DELETE of a manifest by tag is optional in the distribution-spec. Registries without it (CNCF
+        distribution 2.8 answers 400/405) delete manifests only by digest, which removes every tag on the
+        manifest. So the tag is first re-pointed at a unique throwaway manifest that nothing else can
+        carry, and that manifest is deleted by digest: only this tag goes, the old manifest stays.
         """
         validate_tag(tag, f"{self}:{tag}")
+        await self.resolve(tag)  # ManifestUnknown when there is no such tag: nothing is created then
         response = await self._transport.request("DELETE", self._path("manifests", tag), scopes=self._delete)
         if response.status_code in (200, 202):
             return
@@ -267,15 +275,25 @@ class RemoteRepository(Target):
             "UNSUPPORTED",
             "MANIFEST_INVALID",
         }:
-            raise UnsupportedError(
-                f"{self.registry.host} cannot delete tag {tag!r} of {self.name} on its own "
-                f"(HTTP {response.status_code})",
-                hint="this registry only deletes manifests by digest, which removes every tag on them; "
-                "re-point the tag instead",
-                status=response.status_code,
-                code=next(iter(codes), None),
-            )
+            await self._untag_through_placeholder(tag)
+            return
         raise error_from_response(response, f"tag {self}:{tag}", ManifestUnknown)
+
+    async def _untag_through_placeholder(self, tag: str) -> None:
+        placeholder = ImageManifest(
+            artifact_type=PLACEHOLDER_ARTIFACT_TYPE,
+            config=EMPTY_DESCRIPTOR,
+            layers=[EMPTY_DESCRIPTOR],
+            annotations={PLACEHOLDER_NONCE: uuid.uuid4().hex},
+        )
+        data = placeholder.to_bytes()
+        descriptor = Descriptor.from_bytes(
+            MEDIA_TYPE_IMAGE_MANIFEST, data, artifact_type=PLACEHOLDER_ARTIFACT_TYPE
+        )
+        if not await self.exists(EMPTY_DESCRIPTOR):
+            await self.push(EMPTY_DESCRIPTOR, EMPTY_JSON)
+        await self.push_manifest(descriptor, data, tag=tag)
+        await self.delete(descriptor)
 
     # ---- blobs and generic content ------------------------------------------------------------------
 
