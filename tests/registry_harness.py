@@ -329,6 +329,12 @@ def _log_tail(log_file: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
+def registry_environment() -> dict[str, str]:
+    """This process's environment without REGISTRY_*: distribution reads those as config overrides
+    (e.g. REGISTRY_AUTH_FILE, meant for skopeo, would become ``auth.file`` and break the config)."""
+    return {name: value for name, value in os.environ.items() if not name.startswith("REGISTRY_")}
+
+
 def _is_running(process: subprocess.Popen[bytes]) -> Callable[[], bool]:
     return lambda: process.poll() is None
 
@@ -361,6 +367,7 @@ def _run_local(plan: _Plan, binary: str) -> tuple[str, Path | None, Callable[[],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
+            env=registry_environment(),
             preexec_fn=_die_with_parent,
         )
         stop = _stop_process(process, log)

@@ -270,6 +270,15 @@ def test_stop_ends_the_registry_and_its_token_server(tmp_path: Path) -> None:
     assert _refuses_connections(token_host)
 
 
+def test_registry_starts_inside_an_isolated_env(tmp_path: Path, isolated_env: IsolatedEnv) -> None:
+    assert os.environ["REGISTRY_AUTH_FILE"] == str(isolated_env.registry_auth_file)
+    server = start_registry("plain", tmp_path / "registry")
+    try:
+        assert httpx.get(f"{server.url}/v2/", timeout=TIMEOUT).status_code == 200
+    finally:
+        server.stop()
+
+
 def test_missing_registry_binary_fails_with_install_advice(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
