@@ -454,9 +454,8 @@ class AsyncRemoteRegistry:
         )
         if _content_of(updated) == _content_of(old):
             return old.id or self.revision_id(ref, old.digest or "")
-        return await self._publish(
-            ref.with_tag(None).with_digest(None), updated, version_to_tag(old.version), None
-        )
+        repository = Reference(repository=ref.repository, registry=ref.registry)
+        return await self._publish(repository, updated, version_to_tag(old.version), None)
 
     async def history(self, revision_id: str) -> list[ModelServingRevision]:
         """The revision and every revision it superseded, newest first."""

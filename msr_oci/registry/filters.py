@@ -83,18 +83,17 @@ def _number_condition(key: str, spec: Any) -> Callable[[float], bool]:
         raise FilterError(key, "must be a number or a comparison such as '>=0.9'")
     if not isinstance(spec, str):
         return lambda value: value == float(spec)
-    checks: list[Callable[[float], bool]] = []
+    comparisons: list[tuple[Callable[[float, float], bool], float]] = []
     for part in spec.split(","):
         match = _COMPARISON.match(part)
         if not match:
             raise FilterError(key, f"bad comparison {part!r}")
-        op = _OPERATORS[match.group(1) or "=="]
         try:
             bound = float(match.group(2))
         except ValueError:
             raise FilterError(key, f"{match.group(2)!r} is not a number") from None
-        checks.append(lambda value, op=op, bound=bound: op(value, bound))
-    return lambda value: all(check(value) for check in checks)
+        comparisons.append((_OPERATORS[match.group(1) or "=="], bound))
+    return lambda value: all(op(value, bound) for op, bound in comparisons)
 
 
 def _glob(pattern: Any, key: str) -> Callable[[str | None], bool]:
@@ -110,46 +109,56 @@ def _version_condition(spec: Any) -> Callable[[str], bool]:
     return lambda version: version_matches(version, spec)
 
 
+def _text_field(pattern: Any, key: str, field: Callable[[ModelServingRevision], str | None]) -> Predicate:
+    matches = _glob(pattern, key)
+    return lambda revision: matches(field(revision))
+
+
+def _any_of(spec: Any) -> Predicate:
+    if not isinstance(spec, list | tuple) or not spec:
+        raise FilterError("any", "must be a non-empty list of filter dicts")
+    branches = [compile_filter(branch) for branch in spec]
+    return lambda revision: any(branch(revision) for branch in branches)
+
+
+def _alias_condition(spec: Any) -> Predicate:
+    matches = _glob(spec, "alias")
+    return lambda revision: any(matches(alias) for alias in revision.aliases)
+
+
+def _version_predicate(spec: Any) -> Predicate:
+    matches = _version_condition(spec)
+    return lambda revision: matches(revision.version)
+
+
+def _time_condition(key: str, spec: Any) -> Predicate:
+    bound = _as_datetime(key, spec)
+    if key == "created_after":
+        return lambda revision: revision.created_at is not None and revision.created_at > bound
+    return lambda revision: revision.created_at is not None and revision.created_at < bound
+
+
+_COMPILERS: dict[str, Callable[[Any], Predicate]] = {
+    "any": _any_of,
+    "name": lambda spec: _text_field(spec, "name", lambda r: r.name),
+    "version": _version_predicate,
+    "alias": _alias_condition,
+    "created_by": lambda spec: _text_field(spec, "created_by", lambda r: r.created_by),
+    "runtime_variant": lambda spec: _text_field(spec, "runtime_variant", _runtime_variant),
+    "digest": lambda spec: _text_field(spec, "digest", lambda r: r.digest),
+    "created_after": lambda spec: _time_condition("created_after", spec),
+    "created_before": lambda spec: _time_condition("created_before", spec),
+    "labels": lambda spec: _labels_condition(spec),
+    "metrics": lambda spec: _metrics_condition(spec),
+}
+
+
 def compile_filter(filters: Mapping[str, Any] | None) -> Predicate:
     """A predicate over complete revisions (aliases already attached)."""
     if not filters:
         return lambda _revision: True
     _check_keys(filters)
-    checks: list[Predicate] = []
-    for key, spec in filters.items():
-        if key == "any":
-            if not isinstance(spec, list | tuple) or not spec:
-                raise FilterError("any", "must be a non-empty list of filter dicts")
-            branches = [compile_filter(branch) for branch in spec]
-            checks.append(lambda r, branches=branches: any(branch(r) for branch in branches))
-        elif key == "name":
-            name_ok = _glob(spec, key)
-            checks.append(lambda r, ok=name_ok: ok(r.name))
-        elif key == "version":
-            version_ok = _version_condition(spec)
-            checks.append(lambda r, ok=version_ok: ok(r.version))
-        elif key == "alias":
-            alias_ok = _glob(spec, key)
-            checks.append(lambda r, ok=alias_ok: any(ok(a) for a in r.aliases))
-        elif key == "created_by":
-            by_ok = _glob(spec, key)
-            checks.append(lambda r, ok=by_ok: ok(r.created_by))
-        elif key == "runtime_variant":
-            variant_ok = _glob(spec, key)
-            checks.append(lambda r, ok=variant_ok: ok(_runtime_variant(r)))
-        elif key == "digest":
-            digest_ok = _glob(spec, key)
-            checks.append(lambda r, ok=digest_ok: ok(r.digest))
-        elif key == "created_after":
-            after = _as_datetime(key, spec)
-            checks.append(lambda r, after=after: r.created_at is not None and r.created_at > after)
-        elif key == "created_before":
-            before = _as_datetime(key, spec)
-            checks.append(lambda r, before=before: r.created_at is not None and r.created_at < before)
-        elif key == "labels":
-            checks.append(_labels_condition(spec))
-        elif key == "metrics":
-            checks.append(_metrics_condition(spec))
+    checks = [_COMPILERS[key](spec) for key, spec in filters.items()]
     return lambda revision: all(check(revision) for check in checks)
 
 
