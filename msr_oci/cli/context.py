@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -74,6 +73,7 @@ def run_with_registry(
     work: Callable[[AsyncRemoteRegistry], Awaitable[T]],
 ) -> T:
     """Open a registry for ``namespace``, await ``work`` on it, and close it (one event loop)."""
+    import asyncio
 
     async def session() -> T:
         async with settings.open(namespace) as registry:

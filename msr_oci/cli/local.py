@@ -172,11 +172,16 @@ def login(
     user, password = run(settings, ask)
 
     async def check() -> None:
+        from msr_oci.oci.errors import AuthError
         from msr_oci.oci.remote import Registry
 
         registry = Registry(host, settings.registry_options(username=user, password=password))
         try:
             await registry.ping()
+        except AuthError as exc:
+            raise AuthError(
+                f"login to {host} as {user!r} failed: {exc.message}", hint="check the user name and password"
+            ) from None
         finally:
             await registry.aclose()
 
