@@ -1,0 +1,27 @@
+"""The checked-in JSON Schemas are generated from the models and must not go stale."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from msr_oci.revision.schema import SCHEMA_DIR, main, render_schemas, stale_schemas
+
+
+def test_checked_in_schemas_are_current() -> None:
+    assert stale_schemas() == [], "run: python -m msr_oci.revision.schema --write"
+
+
+def test_check_detects_a_stale_schema(tmp_path: Path) -> None:
+    assert main(["--write", "--dir", str(tmp_path)]) == 0
+    assert main(["--check", "--dir", str(tmp_path)]) == 0
+    (tmp_path / "model-definition.schema.json").write_text("{}\n")
+    assert main(["--check", "--dir", str(tmp_path)]) == 1
+
+
+def test_config_schema_describes_only_stored_fields() -> None:
+    schema = json.loads(render_schemas()["revision-config.schema.json"])
+    assert {"name", "version", "model_definition", "service_configuration"} <= set(schema["properties"])
+    assert not {"id", "digest", "aliases"} & set(schema["properties"])
+    assert "source" not in schema["$defs"]["ExtraFile"]["properties"]
+    assert sorted(p.name for p in SCHEMA_DIR.glob("*.json")) == sorted(render_schemas())
