@@ -41,11 +41,17 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+#: width for output going to a pipe or file: wide enough that ids and digests are never cut
+_PIPE_WIDTH = 400
+
+
 def console(*, stderr: bool = False) -> Console:
     from rich.console import Console
 
+    stream = sys.stderr if stderr else sys.stdout
     # rich honours NO_COLOR and drops styling when the stream is not a terminal
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    width = None if stream.isatty() else _PIPE_WIDTH
+    return Console(stderr=stderr, highlight=False, width=width)
 
 
 def emit(fmt: OutputFormat, data: Any, human: Callable[[], None]) -> None:
@@ -63,10 +69,12 @@ def emit(fmt: OutputFormat, data: Any, human: Callable[[], None]) -> None:
 def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None) -> None:
     from rich.table import Table
 
-    grid = Table(*columns, title=title, box=None, header_style="bold", pad_edge=False)
+    grid = Table(title=title, box=None, header_style="bold", pad_edge=False, title_justify="left")
+    for column in columns:
+        grid.add_column(column, overflow="fold")
     for row in rows:
         grid.add_row(*(cell_text(cell) for cell in row))
-    console().print(grid)
+    _print(grid)
 
 
 def fields(pairs: Iterable[tuple[str, Any]]) -> None:
@@ -74,11 +82,19 @@ def fields(pairs: Iterable[tuple[str, Any]]) -> None:
     from rich.table import Table
 
     grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column()
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
     for key, value in pairs:
         grid.add_row(key, cell_text(value))
-    console().print(grid)
+    _print(grid)
+
+
+def _print(renderable: Any) -> None:
+    """Print to stdout without the trailing padding rich adds to table cells."""
+    out = console()
+    with out.capture() as captured:
+        out.print(renderable)
+    sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
 
 
 def cell_text(value: Any) -> str:
