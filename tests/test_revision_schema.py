@@ -25,3 +25,26 @@ def test_config_schema_describes_only_stored_fields() -> None:
     assert not {"id", "digest", "aliases"} & set(schema["properties"])
     assert "source" not in schema["$defs"]["ExtraFile"]["properties"]
     assert sorted(p.name for p in SCHEMA_DIR.glob("*.json")) == sorted(render_schemas())
+
+
+def test_artifact_format_doc_shows_the_manifest_the_codec_produces() -> None:
+    from datetime import UTC, datetime
+
+    from msr_oci.revision import encode_revision
+    from msr_oci.revision.loader import load_revision_dir
+
+    root = Path(__file__).parent.parent
+    when = datetime(2025, 1, 20, 12, 30, tzinfo=UTC)
+    revision = load_revision_dir(
+        root / "examples" / "vllm-llama",
+        name="llama-3.1-8b-instruct",
+        version="1.0.0+cu124",
+        created_by="alice",
+        created_at=when,
+        updated_at=when,
+    )
+    encoded = encode_revision(revision)
+    doc = (root / "docs" / "artifact-format.md").read_text()
+    pretty = json.dumps(json.loads(encoded.manifest_bytes), indent=2)
+    assert pretty in doc, "update the manifest example in docs/artifact-format.md"
+    assert f"`{encoded.descriptor.digest}` ({encoded.descriptor.size} bytes)" in doc
