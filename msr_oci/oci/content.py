@@ -168,3 +168,17 @@ def successors(manifest: ImageManifest | ImageIndex) -> list[Descriptor]:
     if isinstance(manifest, ImageIndex):
         return list(manifest.manifests)
     return [manifest.config, *manifest.layers]
+
+
+def referrer_descriptor(descriptor: Descriptor, manifest: ImageManifest | ImageIndex) -> Descriptor:
+    """A referrers-list entry: the manifest's descriptor with its artifact type and annotations."""
+    artifact_type = manifest.artifact_type
+    if artifact_type is None and isinstance(manifest, ImageManifest):
+        artifact_type = manifest.config.media_type
+    return Descriptor(
+        media_type=descriptor.media_type,
+        digest=descriptor.digest,
+        size=descriptor.size,
+        artifact_type=artifact_type,
+        annotations=manifest.annotations or None,
+    )
