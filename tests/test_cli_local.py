@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
-from test_cli_helpers import msr, write_revision_dir
+from test_cli_helpers import MSR, msr, write_revision_dir
 
 
 def test_validate_reports_file_field_and_line(isolated_env: object, tmp_path: Path) -> None:
@@ -66,3 +68,27 @@ def test_help_imports_no_heavy_module() -> None:
 def test_missing_directory_is_bad_input(isolated_env: object, tmp_path: Path) -> None:
     result = msr("push", str(tmp_path / "nope"), "x:1.0", expect=2)
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+
+
+def test_ctrl_c_exits_130_without_a_traceback(isolated_env: object) -> None:
+    """A registry that accepts the connection and never answers; Ctrl-C once msr is waiting on it."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        host = f"127.0.0.1:{server.getsockname()[1]}"
+        server.settimeout(60)
+        process = subprocess.Popen(
+            [str(MSR), "get", f"{host}/silent/model:1.0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            connection, _ = server.accept()  # msr is now waiting for a response
+            with connection:
+                connection.recv(4096)
+                process.send_signal(signal.SIGINT)
+                _, stderr = process.communicate(timeout=60)
+        finally:
+            process.kill()
+            process.wait(timeout=10)
+    assert process.returncode == 130
+    assert "Traceback" not in stderr

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from registry_harness import RegistryServer
 from test_cli_helpers import Space, make_space, msr, push, write_revision_dir
 
 REVISION_KEYS = {
@@ -217,3 +218,14 @@ def test_archive_untags_but_keeps_the_digest(space: Space, tmp_path: Path) -> No
     assert record["removed_tags"] == ["2.0"]
     assert msr("versions", space.ref("arch"), "--output", "json").json()["versions"] == ["1.0"]
     assert msr("get", pushed["id"], "--output", "json").json()["description"] == "second"
+
+
+def test_msr_registry_is_the_default_namespace(
+    registry: RegistryServer, isolated_env: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    namespace = f"{registry.host}/{registry.unique_repository('env')}"
+    monkeypatch.setenv("MSR_REGISTRY", namespace)
+    pushed = push(write_revision_dir(tmp_path / "rev"), "by-env:1.0")
+    assert pushed["id"] == f"{namespace}/by-env@{pushed['digest']}"
+    assert msr("get", f"{namespace}/by-env:1.0", "--output", "json").json()["digest"] == pushed["digest"]
+    assert [r["name"] for r in msr("list", "--output", "json").json()] == ["by-env"]
