@@ -21,9 +21,11 @@ from msr_oci.oci.content import (
     parse_manifest,
     successors,
 )
+from msr_oci.oci.copy import copy, copy_graph
 from msr_oci.oci.digest import Digester, digest_bytes, is_digest, parse_digest, verify_bytes
 from msr_oci.oci.errors import *  # noqa: F403  (the typed errors are part of the public surface)
 from msr_oci.oci.errors import __all__ as _errors_all
+from msr_oci.oci.layout import LocalStore, OCILayout, default_store_path
 from msr_oci.oci.reference import Reference, is_loopback_host, is_tag, looks_like_host, validate_tag
 from msr_oci.oci.remote import Registry, RegistryOptions, RemoteRepository, open_repository
 from msr_oci.oci.target import Content, ProgressCallback, Target, iter_content, verified_stream
@@ -43,6 +45,8 @@ __all__ = [
     "Digester",
     "ImageIndex",
     "ImageManifest",
+    "LocalStore",
+    "OCILayout",
     "ProgressCallback",
     "Reference",
     "Registry",
@@ -50,6 +54,9 @@ __all__ = [
     "RemoteRepository",
     "Target",
     "canonical_json",
+    "copy",
+    "copy_graph",
+    "default_store_path",
     "digest_bytes",
     "erase_credentials",
     "is_digest",
