@@ -313,11 +313,8 @@ class OCILayout(Target):
             )
 
         def retag(entries: list[Descriptor]) -> list[Descriptor]:
-            kept = [
-                e
-                for e in entries
-                if _ref_name(e) != tag and not (e.digest == descriptor.digest and _ref_name(e) is None)
-            ]
+            kept = _without_tag(entries, tag)
+            kept = [e for e in kept if not (e.digest == descriptor.digest and _ref_name(e) is None)]
             return [*kept, _entry(descriptor, tag)]
 
         await self._update_index(retag)
@@ -328,14 +325,10 @@ class OCILayout(Target):
         missing: list[bool] = []
 
         def drop(entries: list[Descriptor]) -> list[Descriptor] | None:
-            tagged = [e for e in entries if _ref_name(e) == tag]
-            if not tagged:
+            if not any(_ref_name(e) == tag for e in entries):
                 missing.append(True)
                 return None
-            kept = [e for e in entries if _ref_name(e) != tag]
-            for entry in tagged:  # the manifest stays, listed untagged unless another entry has it
-                kept = _with_untagged(kept, entry) or kept
-            return kept
+            return _without_tag(entries, tag)
 
         await self._update_index(drop)
         if missing:
@@ -399,6 +392,15 @@ def _with_untagged(entries: list[Descriptor], descriptor: Descriptor) -> list[De
     if any(e.digest == descriptor.digest for e in entries):
         return None
     return [*entries, _entry(descriptor)]
+
+
+def _without_tag(entries: list[Descriptor], tag: str) -> list[Descriptor]:
+    """``entries`` without ``tag``; the manifest it named stays listed, untagged if nothing else lists it."""
+    kept = [e for e in entries if _ref_name(e) != tag]
+    for entry in entries:
+        if _ref_name(entry) == tag:
+            kept = _with_untagged(kept, entry) or kept
+    return kept
 
 
 async def _read_chunks(fh: BinaryIO) -> AsyncIterator[bytes]:
