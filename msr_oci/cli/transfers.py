@@ -120,9 +120,10 @@ def push(
     async def publish(reg: Any) -> str:
         from msr_oci.revision import version_to_tag
 
-        if update:
-            return str(await reg.update_revision(f"{located.name}:{version_to_tag(version)}", revision))
         with progress.transfer(settings, f"push {located.name}:{version}", total) as advance:
+            if update:
+                current = f"{located.name}:{version_to_tag(version)}"
+                return str(await reg.update_revision(current, revision, progress=advance))
             return str(await reg.create_revision(revision, overwrite=force, progress=advance))
 
     revision_id = run_with_registry(settings, located.namespace, publish)

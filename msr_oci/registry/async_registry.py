@@ -433,7 +433,9 @@ class AsyncRemoteRegistry:
         scan = _classify_tags(await self._tags(self.target(self._repository_ref(name))))
         return sorted(scan.versions.values(), key=version_sort_key)
 
-    async def update_revision(self, revision_id: str, revision: ModelServingRevision) -> str:
+    async def update_revision(
+        self, revision_id: str, revision: ModelServingRevision, *, progress: ProgressCallback | None = None
+    ) -> str:
         """Publish new content for the same version, recording the digest it supersedes, and move the
         version tag. The old digest stays fetchable; aliases keep pointing at what they pinned."""
         ref = self.locate(revision_id)
@@ -455,7 +457,7 @@ class AsyncRemoteRegistry:
         if _content_of(updated) == _content_of(old):
             return old.id or self.revision_id(ref, old.digest or "")
         repository = Reference(repository=ref.repository, registry=ref.registry)
-        return await self._publish(repository, updated, version_to_tag(old.version), None)
+        return await self._publish(repository, updated, version_to_tag(old.version), progress)
 
     async def history(self, revision_id: str) -> list[ModelServingRevision]:
         """The revision and every revision it superseded, newest first."""
@@ -490,6 +492,7 @@ class AsyncRemoteRegistry:
         descriptor, _ = await self._manifest(ref)
         # deleting a manifest by digest removes every tag pointing at it (distribution spec)
         await self.target(ref).delete(descriptor)
+        self.cache.evict(descriptor.digest)  # or this machine would go on serving it by digest
 
     async def archive(self, revision_id: str) -> list[str]:
         """Untag the revision (version, aliases) but keep its digest fetchable; returns the tags removed."""

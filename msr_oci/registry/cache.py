@@ -139,6 +139,11 @@ class ContentCache:
             raise
         return final
 
+    def evict(self, digest: str) -> None:
+        """Forget a manifest and its revision directory (after the revision was deleted upstream)."""
+        shutil.rmtree(self.revision_dir(digest), ignore_errors=True)
+        self.blob_path(digest).unlink(missing_ok=True)
+
     # ---- housekeeping -------------------------------------------------------------------------------
 
     def revisions(self) -> list[CachedRevision]:
