@@ -197,13 +197,14 @@ async def test_list_filters(reg: AsyncRemoteRegistry) -> None:
             created_by="alice",
         )
     )
-    other = make_revision(name="churn-predictor", version="0.1.0", labels={"team": "risk"})
-    other = other.model_copy(
-        update={
-            "service_configuration": {**other.service_configuration.model_dump(), "runtime_variant": "vllm"}
-        }
+    await reg.create_revision(
+        make_revision(
+            name="churn-predictor",
+            version="0.1.0",
+            labels={"team": "risk"},
+            service_configuration={"image": "vllm/vllm-openai:v0.6.3", "runtime_variant": "vllm"},
+        )
     )
-    await reg.create_revision(ModelServingRevision.model_validate(other.model_dump()))
     await reg.set_alias("fraud-detector", "production", "1.2.0")
 
     async def versions(filters: dict[str, Any], **kw: Any) -> list[str]:

@@ -181,6 +181,13 @@ class AsyncRemoteRegistry:
         return self._targets[key]
 
     def locate(self, ref: str | Reference) -> Reference:
+        """A reference made absolute in the namespace (``name:1.0.0+b.5`` names the tag ``1.0.0_b.5``)."""
+        if isinstance(ref, str):
+            name, at, digest = ref.partition("@")
+            slash = name.rfind("/")
+            colon = name.find(":", slash + 1)
+            if colon >= 0 and "+" in name[colon:]:
+                ref = name[: colon + 1] + version_to_tag(name[colon + 1 :]) + at + digest
         return self.namespace.locate(ref)
 
     def _repository_ref(self, name: str) -> Reference:
