@@ -1,0 +1,129 @@
+"""Scenario 4: ``list_revisions`` with a label filter over many revisions in one repository, cold (new
+object, empty cache) and warm (new object, the cache the cold run filled), against a plain oras-py loop
+(list tags, then each manifest and config)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.harness import EXAMPLE_REVISION, BenchError
+from bench.measure import Samples, rotated
+from bench.oras_peer import CountingOras
+from bench.report import Row
+
+NAMESPACE = "bench-list"
+NAME = "models"
+TEAMS = 10
+WANTED_TEAM = "team-3"
+SETUP_CONCURRENCY = 32
+
+
+def _team(index: int) -> str:
+    return f"team-{index % TEAMS}"
+
+
+class ListingBench:
+    def __init__(self, scratch: Path, host: str, count: int) -> None:
+        self.scratch = scratch / "listing"
+        self.host = host
+        self.count = count
+        self.namespace = f"{host}/{NAMESPACE}"
+        self.expected = sum(1 for i in range(count) if _team(i) == WANTED_TEAM)
+        self._caches = 0
+
+    def _open(self, cache_dir: Path) -> Any:
+        from msr_oci.registry import AsyncRemoteRegistry
+
+        return AsyncRemoteRegistry(self.namespace, cache_dir=cache_dir)
+
+    def _fresh_cache(self) -> Path:
+        self._caches += 1
+        return self.scratch / f"cache-{self._caches}"
+
+    async def setup(self) -> None:
+        """Publish ``count`` revisions concurrently through the API (not measured)."""
+        from msr_oci.revision.loader import load_revision_dir
+
+        base = load_revision_dir(EXAMPLE_REVISION, name=NAME, version="1.0.0")
+        limit = asyncio.Semaphore(SETUP_CONCURRENCY)
+        started = time.perf_counter()
+        async with self._open(self._fresh_cache()) as registry:
+
+            async def publish(index: int) -> None:
+                revision = base.model_copy(
+                    update={"version": f"1.0.{index}", "labels": {**base.labels, "team": _team(index)}}
+                )
+                async with limit:
+                    await registry.create_revision(revision)
+
+            await asyncio.gather(*(publish(i) for i in range(self.count)))
+        print(f"  published {self.count} revisions in {time.perf_counter() - started:.1f} s", flush=True)
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    async def _msr_list(self, cache_dir: Path) -> tuple[float, int]:
+        start = time.perf_counter()
+        async with self._open(cache_dir) as registry:
+            found = await registry.list_revisions({"labels": {"team": WANTED_TEAM}})
+            requests = registry.request_count
+        seconds = time.perf_counter() - start
+        if len(found) != self.expected:
+            raise BenchError(f"list_revisions found {len(found)} revisions, expected {self.expected}")
+        return seconds, requests
+
+    def _oras_loop(self) -> tuple[float, int]:
+        start = time.perf_counter()
+        peer = CountingOras(self.host)
+        container = f"{self.namespace}/{NAME}"
+        found = 0
+        for tag in peer.client.get_tags(container):
+            manifest = peer.client.get_manifest(f"{container}:{tag}")
+            config = peer.client.get_blob(f"{container}:{tag}", manifest["config"]["digest"]).json()
+            if (config.get("labels") or {}).get("team") == WANTED_TEAM:
+                found += 1
+        peer.close()
+        seconds = time.perf_counter() - start
+        if found != self.expected:
+            raise BenchError(f"the oras-py loop found {found} revisions, expected {self.expected}")
+        return seconds, peer.requests
+
+    async def run(self, rounds: int) -> list[Row]:
+        cold, warm, oras = Samples(), Samples(), Samples()
+        for index in range(rounds):
+            for who in rotated(["msr", "oras"], index):
+                if who == "oras":
+                    seconds, requests = self._oras_loop()
+                    oras.add(seconds, requests=requests)
+                    continue
+                cache = self._fresh_cache()
+                for samples in (cold, warm):  # the cold run fills the cache the warm run reads
+                    seconds, requests = await self._msr_list(cache)
+                    samples.add(seconds, requests=requests)
+                shutil.rmtree(cache)
+        scenario = f"list {self.count} revisions, label filter"
+        oras_row = Row(scenario, "oras-py loop", oras)
+        cold_speed = oras.median / cold.median
+        return [
+            Row(
+                scenario,
+                "msr-oci API, cold cache",
+                cold,
+                baselines=(oras_row,),
+                target=">= 10x oras-py, < 2 s",
+                met=cold_speed >= 10 and cold.median < 2,
+            ),
+            Row(
+                scenario,
+                "msr-oci API, warm cache",
+                warm,
+                baselines=(oras_row,),
+                target=">= 10x oras-py",
+                met=oras.median / warm.median >= 10,
+            ),
+            oras_row,
+        ]
