@@ -1,155 +1,46 @@
 """Faults and hostile shapes from small real socket servers: retries, paging, redirects, size caps.
 
-``ScriptedServer`` is a minimal HTTP/1.1 server on 127.0.0.1 (one request per connection) whose answers
-come from a handler; ``FaultProxy`` uses it to fail the first requests and then forward to a real registry.
+The servers come from tests/faults.py: ``ScriptedServer`` answers from a handler; ``FaultProxy`` fails
+the first requests (a scripted ``FaultPlan``) and then forwards to a real registry.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from urllib.parse import parse_qs, urlsplit
+from collections.abc import Callable
 
-import httpx
 import pytest
+from faults import Answer, FaultPlan, FaultProxy, Handler, Request, ScriptedServer
 from test_remote_helpers import blob, push_artifact
 
 from msr_oci.oci import ContentTooLarge, DigestMismatch, IntegrityError, NetworkError
 from msr_oci.oci.content import MEDIA_TYPE_IMAGE_INDEX, MEDIA_TYPE_IMAGE_MANIFEST
 from msr_oci.oci.remote import Registry, RegistryOptions
 
-
-@dataclass
-class Request:
-    method: str
-    target: str
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def path(self) -> str:
-        return urlsplit(self.target).path
-
-    @property
-    def query(self) -> dict[str, list[str]]:
-        return parse_qs(urlsplit(self.target).query)
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    #: send no Content-Length and end the body by closing the connection
-    until_close: bool = False
-
-
-Handler = Callable[[Request], Awaitable[Answer]]
-
-
-class ScriptedServer:
-    def __init__(self, handler: Handler) -> None:
-        self.handler = handler
-        self.requests: list[Request] = []
-        self._server: asyncio.Server | None = None
-
-    @property
-    def host(self) -> str:
-        assert self._server is not None
-        return f"127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
-
-    async def __aenter__(self) -> ScriptedServer:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-            method, target, _ = head[0].split(" ", 2)
-            headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in head[1:] if h)}
-            body = await reader.readexactly(int(headers.get("content-length", "0")))
-            request = Request(method, target, headers, body)
-            self.requests.append(request)
-            answer = await self.handler(request)
-            lines = [f"HTTP/1.1 {answer.status} X", "Connection: close"]
-            lines += [f"{k}: {v}" for k, v in answer.headers.items()]
-            if not answer.until_close:
-                lines.append(f"Content-Length: {len(answer.body)}")
-            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-            if method != "HEAD":
-                writer.write(answer.body)
-            await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-
-class FaultProxy:
-    """Answers ``faults`` (status, headers) to the first requests, then forwards to ``upstream``."""
-
-    def __init__(self, upstream: str, faults: list[tuple[int, dict[str, str]]]) -> None:
-        self.upstream = upstream
-        self.faults = list(faults)
-        self.server = ScriptedServer(self._handle)
-        self._client = httpx.AsyncClient()
-
-    async def _handle(self, request: Request) -> Answer:
-        if self.faults:
-            status, headers = self.faults.pop(0)
-            return Answer(status, headers, b'{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}')
-        # keep the proxy's Host so the registry's Location headers point back through the proxy
-        headers = {k: v for k, v in request.headers.items() if k not in ("content-length", "connection")}
-        response = await self._client.request(
-            request.method, f"http://{self.upstream}{request.target}", headers=headers, content=request.body
-        )
-        keep = {
-            k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "connection")
-        }
-        return Answer(response.status_code, keep, response.content)
-
-    async def __aenter__(self) -> FaultProxy:
-        await self.server.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._client.aclose()
-        await self.server.__aexit__()
-
-
 # ---- retries --------------------------------------------------------------------------------------
 
 
 async def test_retries_503_then_429_with_retry_after_then_succeeds(registry) -> None:
-    faults = [(503, {}), (503, {}), (429, {"Retry-After": "0"})]
-    async with FaultProxy(registry.host, faults) as proxy:
+    with FaultProxy(registry.host, FaultPlan(script=["503", "503", "429"])) as proxy:
         options = RegistryOptions(retries=3, backoff=0.01)
-        async with Registry(proxy.server.host, options) as client:
+        async with Registry(proxy.host, options) as client:
             repo = client.repository(registry.unique_repository("retry"))
             descriptor, _ = await push_artifact(repo, {"a": b"retried"}, tag="v1")
             assert (await repo.resolve("v1")).digest == descriptor.digest
-            first = proxy.server.requests[0]
+            first = proxy.requests[0]
             # the first request (HEAD of the config blob) was sent four times: three faults, one success
-            assert [(r.method, r.path) for r in proxy.server.requests[:4]] == [(first.method, first.path)] * 4
-            assert client.request_count == len(proxy.server.requests)
+            assert [(r.method, r.path) for r in proxy.requests[:4]] == [(first.method, first.path)] * 4
+            assert client.request_count == len(proxy.requests)
 
 
 async def test_retries_are_bounded(registry) -> None:
     options = RegistryOptions(retries=2, backoff=0.01)
-    async with (
-        FaultProxy(registry.host, [(503, {})] * 10) as proxy,
-        Registry(proxy.server.host, options) as client,
-    ):
-        with pytest.raises(NetworkError, match="after retries"):
-            await client.repository("a/b").exists(blob(b"x"))
-        assert len(proxy.server.requests) == 3
+    with FaultProxy(registry.host, FaultPlan(script=["503"] * 10)) as proxy:
+        async with Registry(proxy.host, options) as client:
+            with pytest.raises(NetworkError, match="after retries"):
+                await client.repository("a/b").exists(blob(b"x"))
+        assert len(proxy.requests) == 3
 
 
 async def test_unreachable_registry_is_a_network_error_naming_plain_http() -> None:
