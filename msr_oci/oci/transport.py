@@ -92,6 +92,21 @@ async def _buffer_error_body(response: httpx.Response) -> None:
     response._content = (await read_capped(response, MAX_ERROR_BODY))[:MAX_ERROR_BODY]
 
 
+async def _read_body(
+    response: httpx.Response, on_error: Callable[[httpx.RequestError], NetworkError]
+) -> None:
+    """Read a whole (error bodies: capped) response and close it; a broken body is a ``NetworkError``."""
+    try:
+        if response.status_code >= 400:
+            await _buffer_error_body(response)
+        else:
+            await response.aread()
+    except httpx.RequestError as exc:
+        raise on_error(exc) from None
+    finally:
+        await response.aclose()
+
+
 class Transport:
     """Every request to a registry goes through ``request`` or ``stream`` and is counted."""
 
@@ -139,13 +154,13 @@ class Transport:
         self.request_count += 1
         try:
             response = await self.client.send(request, stream=stream)
-        except httpx.TransportError as exc:
+            if not stream:
+                await response.aread()
+        except httpx.RequestError as exc:
             raise self._network_error(exc, request.url) from None
-        if not stream:
-            await response.aread()
         return response
 
-    def _network_error(self, exc: httpx.TransportError, url: httpx.URL) -> NetworkError:
+    def _network_error(self, exc: httpx.RequestError, url: httpx.URL) -> NetworkError:
         text = str(exc) or exc.__class__.__name__
         tls_failure = any(word in text.upper() for word in ("SSL", "CERTIFICATE", "TLS", "WRONG_VERSION"))
         where = f"{url.host}:{url.port}" if url.port else str(url.host)
@@ -156,6 +171,14 @@ class Transport:
             hint += "; if it serves plain HTTP use --plain-http"
         # detail "tls" marks a verification failure: retrying cannot fix it
         detail = "tls" if tls_failure else None
+        if isinstance(
+            exc, httpx.ReadError | httpx.WriteError | httpx.RemoteProtocolError | httpx.ReadTimeout
+        ):
+            # the registry was reached; the connection broke off mid-exchange
+            return NetworkError(
+                f"connection to {where} over {self.transport_name} broke off: {text}",
+                hint="retry; if it keeps happening, check the network or proxies in between",
+            )
         return NetworkError(
             f"cannot reach {where} over {self.transport_name}: {text}", hint=hint, detail=detail
         )
@@ -206,12 +229,16 @@ class Transport:
         body: Body | None,
         scopes: tuple[str, ...],
         replayable: bool,
+        read_body: bool = False,
     ) -> httpx.Response:
         attempts = 1 + (max(self.options.retries, 0) if replayable else 0)
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
                 response = await self._attempt(method, url, headers, body, scopes)
+                if read_body and (response.status_code not in RETRY_STATUSES or last):
+                    # a body cut short is a failed attempt like a refused connection: retry it
+                    await _read_body(response, lambda exc: self._network_error(exc, url))
             except NetworkError as exc:
                 if last or exc.detail == "tls":
                     raise
@@ -245,14 +272,9 @@ class Transport:
         """
         url = path_or_url if isinstance(path_or_url, httpx.URL) else self.url(path_or_url)
         async with self._slots:
-            response = await self._with_retries(method, url, headers or {}, body, scopes, replayable)
-            try:
-                if response.status_code >= 400:
-                    await _buffer_error_body(response)
-                else:
-                    await response.aread()
-            finally:
-                await response.aclose()
+            response = await self._with_retries(
+                method, url, headers or {}, body, scopes, replayable, read_body=True
+            )
         return response
 
     @asynccontextmanager
@@ -271,5 +293,8 @@ class Transport:
                 if response.status_code >= 400:
                     await _buffer_error_body(response)
                 yield response
+            except httpx.RequestError as exc:
+                # the body broke off while the caller was reading it (reset, truncated, timed out)
+                raise self._network_error(exc, response.url) from None
             finally:
                 await response.aclose()
