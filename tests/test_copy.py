@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from registry_harness import RegistryServer
 from test_layout import LAYERS, push_sample, stray_files
 
 from msr_oci.oci import (
@@ -133,7 +134,7 @@ async def test_a_corrupt_source_blob_stops_the_copy_before_the_manifest(tmp_path
     assert stray_files(dst) == []
 
 
-async def test_copy_layout_to_registry_and_back(registry, tmp_path: Path) -> None:
+async def test_copy_layout_to_registry_and_back(registry: RegistryServer, tmp_path: Path) -> None:
     src = OCILayout(tmp_path / "src")
     root, signature, countersignature = await sample_with_referrers(src)
     name = registry.unique_repository("copy")

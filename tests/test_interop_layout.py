@@ -6,6 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
+from registry_harness import RegistryServer
 from test_layout import LAYERS, push_sample
 
 from msr_oci.oci.layout import OCILayout
@@ -46,7 +47,9 @@ async def test_skopeo_copies_our_layout_to_a_layout_we_read(tmp_path: Path) -> N
     assert await read_back(tmp_path / "theirs") == (descriptor.digest, LAYERS)
 
 
-async def test_skopeo_carries_our_layout_through_a_registry_and_back(registry, tmp_path: Path) -> None:
+async def test_skopeo_carries_our_layout_through_a_registry_and_back(
+    registry: RegistryServer, tmp_path: Path
+) -> None:
     ours = OCILayout(tmp_path / "ours")
     descriptor, _ = await push_sample(ours)
     remote = f"docker://{registry.host}/{registry.unique_repository('skopeo-layout')}:v1"

@@ -231,8 +231,10 @@ def test_concurrent_threads_and_processes_lose_no_tag(tmp_path: Path) -> None:
     threads = [threading.Thread(target=_tag_many, args=(*args, f"thread{n}", per_worker)) for n in range(8)]
     context = multiprocessing.get_context("spawn")
     processes = [context.Process(target=_tag_many, args=(*args, f"proc{n}", per_worker)) for n in range(4)]
-    for worker in [*threads, *processes]:
-        worker.start()
+    for thread in threads:
+        thread.start()
+    for process in processes:
+        process.start()
     for thread in threads:
         thread.join(timeout=120)
     for process in processes:
