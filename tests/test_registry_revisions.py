@@ -351,3 +351,11 @@ def test_sync_facade(namespace: str, tmp_path: Path) -> None:
         assert [r.version for r in registry.list_revisions({"name": "fraud-detector"})] == ["1.0.0"]
         registry.delete_revision(revision_id)
         assert registry.list_revisions({"name": "fraud-detector"}) == []
+
+
+async def test_setting_an_alias_again_records_nothing_new(reg: AsyncRemoteRegistry) -> None:
+    await reg.create_revision(make_revision())
+    first = await reg.set_alias("fraud-detector", "production", "1.0.0")
+    again = await reg.set_alias("fraud-detector", "production", "1.0.0")
+    assert again.entry_digest == first.entry_digest
+    assert len(await reg.alias_history("fraud-detector", "production")) == 1

@@ -542,13 +542,22 @@ class AsyncRemoteRegistry:
         by: str | None,
     ) -> AliasEntry:
         previous = await self._alias_heads(target, [alias])
+        head = previous.get(alias)
+        unchanged = (
+            head is not None and head.active and descriptor is not None and head.digest == descriptor.digest
+        )
+        if unchanged and action == aliases.ACTION_SET:
+            assert head is not None and descriptor is not None
+            # already there: record nothing new, but re-point the tag in case a crash left it behind
+            await target.tag(descriptor, alias)
+            return head
         entry_descriptor, entry_bytes = aliases.encode_entry(
             alias,
             version=version,
             digest=descriptor.digest if descriptor else None,
             action=action,
             by=by or _default_user(),
-            previous=previous[alias].entry_digest if alias in previous else None,
+            previous=head.entry_digest if head is not None else None,
         )
         if not await target.exists(EMPTY_DESCRIPTOR):
             await target.push(EMPTY_DESCRIPTOR, EMPTY_JSON)
