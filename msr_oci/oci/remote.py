@@ -38,6 +38,7 @@ from msr_oci.oci.errors import (
     DigestMismatch,
     InputError,
     IntegrityError,
+    InvalidManifest,
     ManifestUnknown,
     NetworkError,
     NotFoundError,
@@ -111,6 +112,16 @@ def open_repository(reference: str | Reference, options: RegistryOptions | None 
 
 def _media_type(response: httpx.Response) -> str:
     return str(response.headers.get("Content-Type", "")).split(";", 1)[0].strip()
+
+
+def _declared_media_type(data: bytes, what: str) -> str:
+    """The ``mediaType`` a manifest declares, for registries that answer without a Content-Type."""
+    try:
+        value = json.loads(data)
+    except ValueError:  # UnicodeDecodeError included
+        raise InvalidManifest(f"{what} is not JSON") from None
+    declared = value.get("mediaType") if isinstance(value, dict) else None
+    return declared if isinstance(declared, str) else ""
 
 
 def _fallback_tag(digest: str) -> str:
@@ -211,11 +222,16 @@ class RemoteRepository(Target):
             verify_bytes(data, reference, None, what)
             digest = reference
         else:
+            if announced and not is_digest(announced):
+                # the registry's garbage, not the caller's input: an integrity failure
+                raise IntegrityError(
+                    f"{what}: the registry sent an invalid Docker-Content-Digest {announced!r}"
+                )
             digest = digest_bytes(data, parse_digest(announced)[0] if announced else "sha256")
             if announced and announced != digest:
                 raise DigestMismatch(announced, digest, what)
         if not media_type or media_type == OCTET_STREAM:
-            media_type = json.loads(data).get("mediaType") or ""
+            media_type = _declared_media_type(data, what)
         return Descriptor(media_type=media_type, digest=digest, size=len(data)), data
 
     async def fetch_manifest(self, reference: str) -> tuple[Descriptor, ImageManifest | ImageIndex, bytes]:
