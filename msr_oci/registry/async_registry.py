@@ -351,10 +351,18 @@ class AsyncRemoteRegistry:
         encoded = encode_revision(revision)
 
         async def push_blob(descriptor: Descriptor, content: Any) -> None:
-            if not await target.exists(descriptor):
-                await target.push(descriptor, content, progress=progress)
-            elif progress is not None:
-                progress(descriptor.size)
+            # every store's push already skips content it holds (one HEAD); asking first doubled it
+            sent = 0
+
+            def advance(size: int) -> None:
+                nonlocal sent
+                sent += size
+                if progress is not None:
+                    progress(size)
+
+            await target.push(descriptor, content, progress=advance)
+            if progress is not None and sent < descriptor.size:
+                progress(descriptor.size - sent)  # skipped: already there
 
         await self._gather(push_blob(d, c) for d, c in encoded.blobs)
         await target.push_manifest(encoded.descriptor, encoded.manifest_bytes, tag=version_tag)
