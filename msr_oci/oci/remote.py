@@ -30,6 +30,7 @@ from msr_oci.oci.content import (
     ImageManifest,
     is_manifest_media_type,
     parse_manifest,
+    referrer_descriptor,
 )
 from msr_oci.oci.digest import digest_bytes, is_digest, parse_digest, verify_bytes
 from msr_oci.oci.errors import (
@@ -138,19 +139,6 @@ def _next_link(header: str) -> str | None:
             if target.startswith("<") and target.endswith(">"):
                 return target[1:-1]
     return None
-
-
-def _referrer_entry(descriptor: Descriptor, manifest: ImageManifest | ImageIndex) -> Descriptor:
-    artifact_type = manifest.artifact_type
-    if artifact_type is None and isinstance(manifest, ImageManifest):
-        artifact_type = manifest.config.media_type
-    return Descriptor(
-        media_type=descriptor.media_type,
-        digest=descriptor.digest,
-        size=descriptor.size,
-        artifact_type=artifact_type,
-        annotations=manifest.annotations or None,
-    )
 
 
 class RemoteRepository(Target):
@@ -265,7 +253,7 @@ class RemoteRepository(Target):
         response = await self._put_manifest(descriptor, data, tag or descriptor.digest)
         manifest = parse_manifest(data, descriptor.media_type)
         if manifest.subject is not None and "OCI-Subject" not in response.headers:
-            await self._fallback_update(manifest.subject, add=_referrer_entry(descriptor, manifest))
+            await self._fallback_update(manifest.subject, add=referrer_descriptor(descriptor, manifest))
 
     async def tag(self, descriptor: Descriptor, tag: str) -> None:
         validate_tag(tag, f"{self}:{tag}")

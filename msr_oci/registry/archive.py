@@ -21,7 +21,12 @@ def write_layout_tar(layout_dir: Path, tar_path: Path) -> None:
     os.close(fd)
     try:
         with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
-            names = sorted(p for p in layout_dir.rglob("*") if not p.name.startswith("."))
+            # lock and temp files are the writer's business, not content
+            names = sorted(
+                p
+                for p in layout_dir.rglob("*")
+                if not p.name.startswith(".") and not p.name.endswith(".lock")
+            )
             names.sort(key=lambda p: p.name != "oci-layout")
             for path in names:
                 info = tar.gettarinfo(str(path), arcname=path.relative_to(layout_dir).as_posix())
