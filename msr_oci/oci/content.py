@@ -12,7 +12,7 @@ from typing import Any, Final
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from msr_oci.oci.digest import digest_bytes, validate_digest
-from msr_oci.oci.errors import InvalidManifest
+from msr_oci.oci.errors import InvalidManifest, MsrOciError
 
 MEDIA_TYPE_IMAGE_MANIFEST: Final = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_TYPE_IMAGE_INDEX: Final = "application/vnd.oci.image.index.v1+json"
@@ -137,13 +137,14 @@ class ImageIndex(_Model):
         return canonical_json(self.to_json_dict())
 
 
-def _load_json(data: bytes, what: str) -> dict[str, Any]:
+def load_json_object(data: bytes, what: str, error: type[MsrOciError] = InvalidManifest) -> dict[str, Any]:
+    """Parse untrusted bytes that must hold one JSON object; anything else raises ``error``."""
     try:
         value = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidManifest(f"{what} is not valid JSON: {exc}") from None
+        raise error(f"{what} is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise InvalidManifest(f"{what} is not a JSON object")
+        raise error(f"{what} is not a JSON object")
     return value
 
 
@@ -151,7 +152,7 @@ def parse_manifest(data: bytes, media_type: str | None = None) -> ImageManifest 
     """Parse manifest bytes; the media type from the transport is used when the document has none."""
     if len(data) > MAX_MANIFEST_SIZE:
         raise InvalidManifest(f"manifest of {len(data)} bytes exceeds the {MAX_MANIFEST_SIZE}-byte limit")
-    value = _load_json(data, "manifest")
+    value = load_json_object(data, "manifest")
     declared = value.get("mediaType") or media_type
     try:
         if declared in INDEX_MEDIA_TYPES or (declared is None and "manifests" in value):

@@ -5,7 +5,6 @@ Extra files are handed on as ``Path`` content so they stream from disk and are n
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -23,6 +22,7 @@ from msr_oci.oci.content import (
     ImageIndex,
     ImageManifest,
     canonical_json,
+    load_json_object,
 )
 from msr_oci.oci.digest import verify_bytes
 from msr_oci.oci.errors import InputError, UnsafePath
@@ -188,12 +188,8 @@ def decode_revision(
     """
     check_artifact(manifest)
     verify_bytes(config_bytes, manifest.config.digest, manifest.config.size, "revision config")
-    try:
-        record = json.loads(config_bytes)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidRevisionRecord(f"revision config {manifest.config.digest} is not JSON: {exc}") from None
-    if not isinstance(record, dict):
-        raise InvalidRevisionRecord(f"revision config {manifest.config.digest} is not a JSON object")
+    what = f"revision config {manifest.config.digest}"
+    record = load_json_object(config_bytes, what, InvalidRevisionRecord)
     for key in _NOT_STORED:
         record.pop(key, None)
     record["digest"] = digest
