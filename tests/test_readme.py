@@ -61,3 +61,12 @@ def test_async_example_script(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "http-demo:1.0.0  custom  aliases=['production']" in done.stdout
     assert "site/index.html" in done.stdout
+
+
+def test_readme_sync_api_example_runs_against_a_real_registry(registry, isolated_env, capsys) -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"```python\n(.*?)```", readme, re.S)
+    assert block is not None and '"127.0.0.1:5000/serving"' in block.group(1)
+    namespace = f"{registry.host}/{registry.unique_repository('readme')}"
+    exec(compile(block.group(1).replace("127.0.0.1:5000/serving", namespace), "README.md", "exec"), {})
+    assert capsys.readouterr().out.strip() == "fraud-detector 1.2.0 ['production']"
