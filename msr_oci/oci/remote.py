@@ -55,6 +55,8 @@ MANIFEST_ACCEPT = ", ".join(sorted(MANIFEST_MEDIA_TYPES))
 #: tag pagination stops here even if the registry keeps sending ``Link`` headers
 MAX_TAG_PAGES = 10_000
 OCTET_STREAM = "application/octet-stream"
+#: a manifest PUT answered DIGEST_INVALID is sent again this often in all (see ``_put_manifest``)
+MANIFEST_PUT_ATTEMPTS = 3
 #: the throwaway manifest ``untag`` re-points a tag at before deleting it by digest
 PLACEHOLDER_ARTIFACT_TYPE = "application/vnd.msr-oci.untag-placeholder.v1+json"
 PLACEHOLDER_NONCE = "io.msr-oci.untag.nonce"
@@ -232,13 +234,23 @@ class RemoteRepository(Target):
         if len(data) > MAX_MANIFEST_SIZE:
             raise ContentTooLarge(what, MAX_MANIFEST_SIZE)
         verify_bytes(data, descriptor.digest, descriptor.size, what)
-        response = await self._transport.request(
-            "PUT",
-            self._path("manifests", reference),
-            scopes=self._push,
-            headers={"Content-Type": descriptor.media_type},
-            body=data,
-        )
+        for attempt in range(MANIFEST_PUT_ATTEMPTS):
+            response = await self._transport.request(
+                "PUT",
+                self._path("manifests", reference),
+                scopes=self._push,
+                headers={"Content-Type": descriptor.media_type},
+                body=data,
+            )
+            # the bytes were verified above, so DIGEST_INVALID is the registry's own transient state:
+            # distribution's filesystem driver rewrites a blob link non-atomically while another client
+            # uploads the same blob, and a manifest check reading it then sees an empty digest
+            transient = response.status_code == 400 and any(
+                e.get("code") == "DIGEST_INVALID" for e in registry_errors(response)
+            )
+            if not transient or attempt == MANIFEST_PUT_ATTEMPTS - 1:
+                break
+            await asyncio.sleep(0.05 * (attempt + 1))
         if response.status_code not in (200, 201):
             raise error_from_response(response, what, ManifestUnknown)
         announced = response.headers.get("Docker-Content-Digest")
