@@ -26,6 +26,8 @@ from msr_oci.oci.reference import is_loopback_host
 Body = bytes | Callable[[], AsyncIterator[bytes]]
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+#: also retried for reads: distribution answers 500 while another client rewrites a tag it reads
+READ_RETRY_STATUSES = RETRY_STATUSES | {500}
 MAX_REDIRECTS = 5
 MAX_RETRY_AFTER = 60.0
 #: error bodies are read at most this far; a hostile server cannot make us buffer more
@@ -232,11 +234,12 @@ class Transport:
         read_body: bool = False,
     ) -> httpx.Response:
         attempts = 1 + (max(self.options.retries, 0) if replayable else 0)
+        retry_statuses = READ_RETRY_STATUSES if method in ("GET", "HEAD") else RETRY_STATUSES
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
                 response = await self._attempt(method, url, headers, body, scopes)
-                if read_body and (response.status_code not in RETRY_STATUSES or last):
+                if read_body and (response.status_code not in retry_statuses or last):
                     # a body cut short is a failed attempt like a refused connection: retry it
                     await _read_body(response, lambda exc: self._network_error(exc, url))
             except NetworkError as exc:
@@ -244,7 +247,7 @@ class Transport:
                     raise
                 await asyncio.sleep(self._backoff(attempt))
                 continue
-            if response.status_code not in RETRY_STATUSES or last:
+            if response.status_code not in retry_statuses or last:
                 return response
             delay = _retry_after(response)
             await response.aclose()
