@@ -31,7 +31,7 @@ from msr_oci.oci.errors import (
     Unauthorized,
     UnsafePath,
 )
-from msr_oci.oci.remote import RegistryOptions
+from msr_oci.oci.remote import Registry, RegistryOptions
 from msr_oci.registry import AsyncRemoteRegistry
 from msr_oci.revision import ModelServingRevision, encode_revision
 
@@ -357,3 +357,43 @@ async def test_a_body_cut_short_is_a_network_error_after_bounded_retries(sandbox
         with pytest.raises(NetworkError, match="broke off"):
             await _pull(server, sandbox)
         assert len(server.requests) <= 1 + OPTIONS.retries
+
+
+# ---- transient registry states (seen from distribution under concurrent writers) ----------------
+
+
+async def test_manifest_put_answered_digest_invalid_is_sent_again_a_bounded_number_of_times() -> None:
+    from test_remote_helpers import manifest_bytes
+
+    descriptor, data = manifest_bytes([])
+    answers = [400, 400, 201]
+
+    async def handle(request: Request) -> Answer:
+        status = answers.pop(0) if answers else 400
+        body = b'{"errors":[{"code":"DIGEST_INVALID","message":"invalid"}]}' if status == 400 else b""
+        return Answer(status, {"Docker-Content-Digest": descriptor.digest} if status == 201 else {}, body)
+
+    with ScriptedServer(handle) as server:
+        async with Registry(server.host, OPTIONS) as client:
+            await client.repository("r").push_manifest(descriptor, data, tag="v1")
+            assert len(server.requests) == 3
+            with pytest.raises(IntegrityError, match="DIGEST_INVALID"):
+                await client.repository("r").push_manifest(descriptor, data, tag="v1")
+            assert len(server.requests) == 6
+
+
+async def test_a_500_on_a_read_is_retried() -> None:
+    hostile = HostileRegistry.serving_a_revision()
+    failures = [500]
+
+    async def handle(request: Request) -> Answer:
+        if failures:
+            failures.pop()
+            return Answer(500, {}, b'{"errors":[{"code":"UNKNOWN","message":"unknown error"}]}')
+        return await hostile.handle(request)
+
+    with ScriptedServer(handle) as server:
+        async with Registry(server.host, OPTIONS) as client:
+            descriptor, _, _ = await client.repository(REPOSITORY).fetch_manifest(TAG)
+        assert descriptor.digest == hostile.manifest_digest
+        assert len(server.requests) == 2
