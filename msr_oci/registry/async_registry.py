@@ -204,7 +204,15 @@ class AsyncRemoteRegistry:
             async with limit:
                 return await job
 
-        return list(await asyncio.gather(*(bounded(job) for job in jobs)))
+        tasks = [asyncio.ensure_future(bounded(job)) for job in jobs]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:
+            # stop the siblings and let them clean up (temp files) before the error reaches the caller
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
     async def _tags(self, target: Target) -> list[str]:
         try:
