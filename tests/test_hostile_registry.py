@@ -231,6 +231,11 @@ async def test_blob_that_does_not_match_its_digest_leaves_no_file(sandbox: Path)
     layer = hostile.manifest["layers"][0]
     real = hostile.blobs[layer["digest"]]
     hostile.blobs[layer["digest"]] = bytes(b ^ 1 for b in real)  # same size, other bytes
+    slow = hostile.manifest["layers"][1]
+    # the other file is still downloading when the mismatch is found: its temp file must go too
+    hostile.overrides[f"/v2/{REPOSITORY}/blobs/{slow['digest']}"] = lambda request: Answer(
+        200, {}, hostile.blobs[slow["digest"]], pace=0.05, piece=16
+    )
     with ScriptedServer(hostile.handle) as server, pytest.raises(DigestMismatch, match=layer["digest"]):
         await _pull(server, sandbox)
     assert not (sandbox / "dest" / layer["annotations"]["org.opencontainers.image.title"]).exists()
