@@ -242,8 +242,8 @@ async def test_sigkill_mid_fetch_leaves_only_verified_blobs(
     digest = revision_id.rsplit("@", 1)[1]
     cache = tmp_path / "cache"
     env = {**os.environ, "MSR_CACHE_DIR": str(cache)}
-    # 64 KiB every 20 ms: about 2 s per file, so the kill lands mid-body
-    with FaultProxy(registry.host, pace=0.02) as proxy:
+    # 64 KiB every 100 ms: about 3 s per 2 MiB file, so the kill lands mid-body even on a loaded machine
+    with FaultProxy(registry.host, pace=0.1) as proxy:
         ref = f"{proxy.host}/{namespace.split('/', 1)[1]}/big@{digest}"
         process = subprocess.Popen(
             [str(MSR), "--quiet", "fetch", ref], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
