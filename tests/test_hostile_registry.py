@@ -336,6 +336,18 @@ async def test_token_endpoint_returning_garbage_is_an_auth_error(sandbox: Path) 
         assert len(server.requests) <= 4
 
 
+async def test_a_huge_token_answer_is_cut_at_the_cap_and_an_auth_error(sandbox: Path) -> None:
+    huge = b'{"token": "' + b"a" * (8 * 1024 * 1024) + b'"}'
+
+    async def handle(request: Request) -> Answer:
+        if request.path == "/token":
+            return Answer(200, {"Content-Type": "application/json"}, huge)
+        return Answer(401, {"WWW-Authenticate": f'Bearer realm="http://{server.host}/token",service="x"'})
+
+    with ScriptedServer(handle) as server, pytest.raises(AuthError, match="unreadable answer"):
+        await _pull(server, sandbox)
+
+
 async def test_endless_401s_end_in_unauthorized_after_a_bounded_number_of_requests(sandbox: Path) -> None:
     async def handle(request: Request) -> Answer:
         return Answer(401, {"WWW-Authenticate": 'Basic realm="never"'})

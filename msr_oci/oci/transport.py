@@ -76,6 +76,10 @@ def same_origin(a: httpx.URL, b: httpx.URL) -> bool:
     return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
 
 
+#: cap on answers read whole outside the streaming paths (token responses are a few KiB)
+MAX_SMALL_BODY = 1024 * 1024
+
+
 async def read_capped(response: httpx.Response, limit: int) -> bytes:
     """Read at most ``limit + 1`` bytes of a streamed response (one past the limit shows it is over)."""
     parts: list[bytes] = []
@@ -157,7 +161,11 @@ class Transport:
         try:
             response = await self.client.send(request, stream=stream)
             if not stream:
-                await response.aread()
+                # small answers only (token endpoints): a hostile server cannot make us buffer more
+                try:
+                    response._content = (await read_capped(response, MAX_SMALL_BODY))[: MAX_SMALL_BODY + 1]
+                finally:
+                    await response.aclose()
         except httpx.RequestError as exc:
             raise self._network_error(exc, request.url) from None
         return response
