@@ -13,6 +13,7 @@ from msr_oci.cli.options import Output, RefArg
 from msr_oci.cli.output import OutputFormat
 
 if TYPE_CHECKING:
+    from msr_oci.registry import AsyncRemoteRegistry, FetchedRevision
     from msr_oci.revision import ModelServingRevision
 
 
@@ -117,7 +118,7 @@ def push(
     )
     total = _upload_size(revision) if progress.wanted(settings) else None
 
-    async def publish(reg: Any) -> str:
+    async def publish(reg: AsyncRemoteRegistry) -> str:
         from msr_oci.revision import version_to_tag
 
         with progress.transfer(settings, f"push {located.name}:{version}", total) as advance:
@@ -144,10 +145,9 @@ def pull(
     """Write a revision's files into a directory, each verified against its digest."""
     settings = settings_of(ctx)
 
-    async def pull_files(reg: Any) -> ModelServingRevision:
+    async def pull_files(reg: AsyncRemoteRegistry) -> ModelServingRevision:
         with progress.transfer(settings, f"pull {ref}") as advance:
-            revision: ModelServingRevision = await reg.pull(ref, directory, progress=advance)
-            return revision
+            return await reg.pull(ref, directory, progress=advance)
 
     revision = run_with_registry(settings, None, pull_files)
     from msr_oci.revision import DEPLOYMENT_CONFIG_FILE, MODEL_DEFINITION_FILE
@@ -172,7 +172,7 @@ def fetch(
     """Fetch a revision into the local cache (Backend.AI's path) and print its directory."""
     settings = settings_of(ctx)
 
-    async def fetch_files(reg: Any) -> Any:
+    async def fetch_files(reg: AsyncRemoteRegistry) -> FetchedRevision:
         with progress.transfer(settings, f"fetch {ref}") as advance:
             return await reg.fetch(ref, progress=advance)
 
@@ -196,7 +196,7 @@ def copy(
     """Copy a revision between registries and the local store (blobs first, manifest last)."""
     settings = settings_of(ctx)
 
-    async def copy_revision(reg: Any) -> str:
+    async def copy_revision(reg: AsyncRemoteRegistry) -> str:
         with progress.transfer(settings, f"copy {source}") as advance:
             return str(await reg.copy(source, destination, progress=advance))
 
