@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import random
 import ssl
 import time
@@ -113,6 +114,12 @@ async def _read_body(
         await response.aclose()
 
 
+@functools.cache
+def _tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """One verifying context per CA bundle, shared by every client of the process (contexts are reusable)."""
+    return ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
+
+
 class Transport:
     """Every request to a registry goes through ``request`` or ``stream`` and is counted."""
 
@@ -122,11 +129,9 @@ class Transport:
         plain = options.plain_http if options.plain_http is not None else is_loopback_host(host)
         self.plain_http = plain
         self.base_url = httpx.URL(f"{'http' if plain else 'https'}://{host}")
-        verify: ssl.SSLContext | bool = True
-        if options.insecure:
-            verify = False
-        elif options.ca_file:
-            verify = ssl.create_default_context(cafile=options.ca_file)
+        # a shared context: building one (loading a CA bundle) costs ~40 ms, too much per client;
+        # plain-HTTP registries get it too, for redirects to HTTPS storage
+        verify: ssl.SSLContext | bool = False if options.insecure else _tls_context(options.ca_file)
         self.client = httpx.AsyncClient(
             http2=options.http2,
             verify=verify,

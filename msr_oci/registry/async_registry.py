@@ -646,9 +646,12 @@ class AsyncRemoteRegistry:
         descriptor, manifest = await self._manifest(ref)
         files = revision_files(manifest)  # path safety is checked before anything is downloaded
         target = self.target(ref)
-        config = await self._small(target, manifest.config)
+        # the config travels with the layers: one round trip fewer than fetching it first
+        jobs: list[Awaitable[object]] = [self._small(target, manifest.config)]
+        jobs += [self.cache.fill(target, layer, progress=progress) for _, layer in files]
+        config = (await self._gather(jobs))[0]
+        assert isinstance(config, bytes)
         revision = decode_revision(manifest, config, digest=descriptor.digest, reference_name=ref.name)
-        await self._gather(self.cache.fill(target, layer, progress=progress) for _, layer in files)
         entries = [("manifest.json", descriptor), ("config.json", manifest.config)]
         entries += [(f"files/{relative}", layer) for relative, layer in files]
         root = self.cache.materialize(descriptor.digest, entries)
@@ -675,17 +678,22 @@ class AsyncRemoteRegistry:
         descriptor, manifest = await self._manifest(ref)
         files = revision_files(manifest)
         target = self.target(ref)
-        config = await self._small(target, manifest.config)
-        revision = decode_revision(manifest, config, digest=descriptor.digest, reference_name=ref.name)
         destination.mkdir(parents=True, exist_ok=True)
         root = destination.resolve()
         for relative, _ in files:
             if not (root / relative).resolve().is_relative_to(root):
                 raise InputError(f"{relative!r} would leave {destination} (through a symlink)")
-        await self._gather(
-            target.fetch_to_file(layer, root / relative, progress=progress) for relative, layer in files
-        )
-        return revision
+        # the config travels with the layers: one round trip fewer than fetching it first
+        jobs: list[Awaitable[object]] = [self._small(target, manifest.config)]
+        jobs += [target.fetch_to_file(layer, root / relative, progress=progress) for relative, layer in files]
+        config = (await self._gather(jobs))[0]
+        assert isinstance(config, bytes)
+        try:
+            return decode_revision(manifest, config, digest=descriptor.digest, reference_name=ref.name)
+        except BaseException:
+            for relative, _ in files:  # a record that contradicts its layers leaves nothing behind
+                (root / relative).unlink(missing_ok=True)
+            raise
 
     # ---- moving revisions between registries, stores and archives ---------------------------------
 
