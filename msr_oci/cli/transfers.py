@@ -119,13 +119,10 @@ def push(
     total = _upload_size(revision) if progress.wanted(settings) else None
 
     async def publish(reg: AsyncRemoteRegistry) -> str:
-        from msr_oci.revision import version_to_tag
-
         with progress.transfer(settings, f"push {located.name}:{version}", total) as advance:
-            if update:
-                current = f"{located.name}:{version_to_tag(version)}"
-                return str(await reg.update_revision(current, revision, progress=advance))
-            return str(await reg.create_revision(revision, overwrite=force, progress=advance))
+            if update:  # the registry maps a semver "+" in the reference onto its tag
+                return await reg.update_revision(f"{located.name}:{version}", revision, progress=advance)
+            return await reg.create_revision(revision, overwrite=force, progress=advance)
 
     revision_id = run_with_registry(settings, located.namespace, publish)
     record = _id_record(revision_id, name=revision.name, version=revision.version)
@@ -198,7 +195,7 @@ def copy(
 
     async def copy_revision(reg: AsyncRemoteRegistry) -> str:
         with progress.transfer(settings, f"copy {source}") as advance:
-            return str(await reg.copy(source, destination, progress=advance))
+            return await reg.copy(source, destination, progress=advance)
 
     new_id = run_with_registry(settings, None, copy_revision)
     output.emit(fmt, _id_record(new_id, source=source), lambda: typer.echo(new_id))
