@@ -73,7 +73,9 @@ def test_kebab_key_error_reports_the_line_of_the_kebab_key(tmp_path: Path) -> No
 
 
 def test_missing_field_names_the_field_and_how_to_fix(tmp_path: Path) -> None:
-    write(tmp_path, {"model-definition.yaml": "models:\n  - model_path: /m\n    service:\n      port: 8000\n"})
+    write(
+        tmp_path, {"model-definition.yaml": "models:\n  - model_path: /m\n    service:\n      port: 8000\n"}
+    )
     error = load_error(tmp_path)
     assert (error.field, error.line) == ("models[0].name", 2)
     assert error.hint == "add 'name'"
@@ -166,7 +168,7 @@ def test_per_variant_toml_without_environment_loads_and_warns_of_no_image(tmp_pa
         tmp_path,
         {
             "model-definition.yaml": DEFINITION,
-            "service-definition.toml": '[vllm]\nresource_slots = { cpu = 2 }\n',
+            "service-definition.toml": "[vllm]\nresource_slots = { cpu = 2 }\n",
         },
     )
     warnings: list[Problem] = []
@@ -229,7 +231,9 @@ def test_extra_files_are_collected_safely(tmp_path: Path) -> None:
     ]
     assert revision.extra_files[2].source == root / "tokenizer/tokenizer.json"
     warnings = [p for p in validate_revision_dir(root) if p.severity == "warning"]
-    assert [(p.file, "outside" in p.message) for p in warnings if "skipped" in p.message] == [("leak.txt", True)]
+    assert [(p.file, "outside" in p.message) for p in warnings if "skipped" in p.message] == [
+        ("leak.txt", True)
+    ]
 
 
 def test_describe_extra_file_hashes_in_chunks(tmp_path: Path) -> None:

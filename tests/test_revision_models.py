@@ -167,7 +167,9 @@ def test_service_configuration_defaults_and_strategies() -> None:
         ({"runtime_variant": "triton"}, "runtime_variant", "triton"),  # an admin-added variant
     ],
 )
-def test_service_configuration_reads_backend_ai_spellings(given: dict[str, Any], field: str, value: Any) -> None:
+def test_service_configuration_reads_backend_ai_spellings(
+    given: dict[str, Any], field: str, value: Any
+) -> None:
     assert getattr(ServiceConfiguration.model_validate(given), field) == value
 
 

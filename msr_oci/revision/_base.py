@@ -33,14 +33,32 @@ class BackendAIModel(BaseModel):
         if not isinstance(data, dict):
             return data
         known = cls.known_keys()
+        spelling = cls._spellings()
         result: dict[str, Any] = {}
+        given: dict[str, str] = {}
         for key, value in data.items():
             snake = key.replace("-", "_") if isinstance(key, str) else key
             name = snake if snake in known else key
             if name in result and name != key:
                 raise ValueError(f"{key!r} repeats {name!r}; give one of them")
+            field = spelling.get(name) if isinstance(name, str) else None
+            if field is not None:
+                if field in given:
+                    raise ValueError(f"{key!r} and {given[field]!r} are the same field; give one of them")
+                given[field] = str(key)
             result[name] = value
         return result
+
+    @classmethod
+    def _spellings(cls) -> dict[str, str]:
+        """Each alternative name (``replicas``) -> its field (``replica_count``)."""
+        spellings: dict[str, str] = {}
+        for name, field in cls.model_fields.items():
+            if isinstance(field.validation_alias, AliasChoices):
+                for choice in field.validation_alias.choices:
+                    if isinstance(choice, str):
+                        spellings[choice] = name
+        return spellings
 
     def to_document(self) -> dict[str, Any]:
         """What the user set, as Backend.AI reads it (snake_case keys, unknown keys kept, no defaults)."""
