@@ -101,6 +101,9 @@ class Target(ABC):
     async def aclose(self) -> None:  # noqa: B027 (an optional hook, a no-op by default)
         """Release connections or locks."""
 
+    def expect_push(self) -> None:  # noqa: B027 (an optional hook, a no-op by default)
+        """A push follows: a store that authenticates asks for push rights up front."""
+
     async def __aenter__(self) -> Target:
         return self
 
