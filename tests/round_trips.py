@@ -58,7 +58,7 @@ class Seen(Request):
 class CountingProxy(ScriptedServer):
     """``with CountingProxy(registry.host) as proxy:`` serves on ``proxy.host`` until the block ends."""
 
-    def __init__(self, upstream: str, *, hold: float = 0.1, single_post: bool = False) -> None:
+    def __init__(self, upstream: str, *, hold: float = 0.2, single_post: bool = False) -> None:
         super().__init__(self._answer)
         self.upstream = upstream
         self.hold = hold
