@@ -65,6 +65,8 @@ class CountingProxy(ScriptedServer):
         self.single_post = single_post
         self.seen: list[Seen] = []
         self.connections = 0
+        #: per connection: the depth already answered when the client opened it
+        self.opened_after: dict[int, int] = {}
         self._answered_depth = 0
         self._last_arrival = 0.0
         self._generation = 0
@@ -89,6 +91,7 @@ class CountingProxy(ScriptedServer):
         """Start counting afresh (connections already open stay open and are not counted again)."""
         self.seen = []
         self.connections = 0
+        self.opened_after = {}
         self._answered_depth = 0
         self._generation += 1
 
@@ -101,6 +104,7 @@ class CountingProxy(ScriptedServer):
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         connection = next(self._ids)
         self.connections += 1
+        self.opened_after[connection] = self._answered_depth
         loop = asyncio.get_running_loop()
         try:
             while True:

@@ -124,6 +124,9 @@ async def test_cold_pull_fetch_and_get_by_tag_take_two_round_trips(
             else:
                 await registry.get_revision("model:1.0.0")
         assert proxy.depth == 2, operation
+        # every connection was opened with the first request, none waited for the manifest first
+        used = {s.connection for s in proxy.seen}
+        assert all(proxy.opened_after[connection] == 0 for connection in used), operation
         if operation == "get":
             # the manifest and the tag list (aliases) together, then the config
             assert proxy.kinds() == Counter({"GET manifests": 1, "GET tags": 1, "GET blobs": 1})
