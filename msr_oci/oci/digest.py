@@ -63,6 +63,12 @@ class Digester:
         self._hash.update(chunk)
         self.size += len(chunk)
 
+    def update_many(self, chunks: list[bytes]) -> None:
+        """Several chunks in order (one call from a worker thread; hashlib releases the GIL)."""
+        for chunk in chunks:
+            self._hash.update(chunk)
+            self.size += len(chunk)
+
     @property
     def digest(self) -> str:
         return f"{self.algorithm}:{self._hash.hexdigest()}"
