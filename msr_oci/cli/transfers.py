@@ -35,9 +35,16 @@ def _load(
     description: str | None,
     created_by: str | None,
 ) -> ModelServingRevision:
+    from msr_oci.registry.cache import ContentCache
     from msr_oci.revision.loader import load_revision_dir
 
-    revision = load_revision_dir(directory, name=name, version=version, runtime_variant=runtime_variant)
+    revision = load_revision_dir(
+        directory,
+        name=name,
+        version=version,
+        runtime_variant=runtime_variant,
+        file_digests=ContentCache().file_digests,  # unchanged weights are not hashed again
+    )
     update: dict[str, Any] = {
         "labels": {**revision.labels, **inputs.pairs(labels, "--label")},
         "metrics": {**revision.metrics, **inputs.number_pairs(metrics, "--metric")},

@@ -25,6 +25,7 @@ from pathlib import Path
 from msr_oci.oci import Descriptor, ProgressCallback, Target, parse_digest, verify_bytes
 from msr_oci.oci.digest import Digester
 from msr_oci.oci.errors import IntegrityError
+from msr_oci.oci.file_digests import FileDigests
 
 CACHE_ENV = "MSR_CACHE_DIR"
 _TEMP_MARK = ".part"
@@ -53,6 +54,11 @@ class CachedRevision:
 class ContentCache:
     def __init__(self, root: Path | None = None) -> None:
         self.root = root if root is not None else default_cache_dir()
+
+    @property
+    def file_digests(self) -> FileDigests:
+        """Digests of local files already hashed (pushing unchanged weights again reads nothing)."""
+        return FileDigests(self.root / "file-digests")
 
     # ---- blobs ---------------------------------------------------------------------------------------
 
@@ -228,6 +234,9 @@ class ContentCache:
         for cached in self.revisions():
             if older_than is None or now - cached.modified > older_than:
                 shutil.rmtree(cached.path, ignore_errors=True)
+        for entry in (self.root / "file-digests").glob("*/*"):
+            if older_than is None or now - entry.stat().st_mtime > older_than:
+                entry.unlink(missing_ok=True)
         for base in (self.root / "revisions", self.root / "blobs"):
             if not base.is_dir():
                 continue
