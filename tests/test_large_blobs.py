@@ -8,9 +8,10 @@ import os
 from pathlib import Path
 
 import pytest
-from faults import FaultPlan, FaultProxy
+from faults import Answer, FaultPlan, FaultProxy, Request, ScriptedServer
 
 from msr_oci.oci import Descriptor
+from msr_oci.oci.download import DIRECT_THRESHOLD
 from msr_oci.oci.errors import DigestMismatch, IntegrityError, NetworkError
 from msr_oci.oci.offload import BATCH_SIZE, OFFLOAD_THRESHOLD
 from msr_oci.oci.remote import Registry, RegistryOptions
@@ -88,3 +89,83 @@ async def test_large_download_damaged_on_the_way_leaves_nothing(
             with pytest.raises(error):
                 await client.repository(name).fetch_to_file(descriptor, out / "weights.bin")
     assert not out.exists() or list(out.iterdir()) == []
+
+
+# ---- the direct download path (blobs of DIRECT_THRESHOLD bytes and more) ----------------------------
+
+DIRECT_SIZE = DIRECT_THRESHOLD + 3 * BATCH_SIZE + 777
+
+
+@pytest.fixture
+def huge(tmp_path: Path) -> Path:
+    path = tmp_path / "src" / "huge.bin"
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(os.urandom(DIRECT_SIZE))
+    return path
+
+
+async def test_direct_download_is_byte_exact_in_one_request(
+    registry, isolated_env, huge: Path, tmp_path: Path
+) -> None:
+    descriptor = _descriptor(huge)
+    name = registry.unique_repository("direct")
+    seen: list[int] = []
+    async with Registry(registry.host, OPTIONS) as client:
+        repository = client.repository(name)
+        await repository.push(descriptor, huge)
+        before = client.request_count
+        await repository.fetch_to_file(descriptor, tmp_path / "out" / "huge.bin", progress=seen.append)
+        assert client.request_count - before == 1
+    assert (tmp_path / "out" / "huge.bin").read_bytes() == huge.read_bytes()
+    assert sum(seen) == DIRECT_SIZE
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["huge.bin"]
+
+
+@pytest.mark.parametrize(("fault", "error"), [("flip", DigestMismatch), ("truncate", NetworkError)])
+async def test_direct_download_damaged_on_the_way_leaves_nothing(
+    registry, isolated_env, huge: Path, tmp_path: Path, fault: str, error: type[Exception]
+) -> None:
+    descriptor = _descriptor(huge)
+    name = registry.unique_repository("direct-damaged")
+    async with Registry(registry.host, OPTIONS) as client:
+        await client.repository(name).push(descriptor, huge)
+    out = tmp_path / "out"
+    with FaultProxy(registry.host, FaultPlan(script=[fault])) as proxy:
+        async with Registry(proxy.host, OPTIONS) as client:
+            with pytest.raises(error):
+                await client.repository(name).fetch_to_file(descriptor, out / "huge.bin")
+    assert list(out.iterdir()) == []
+
+
+async def test_direct_download_keeps_credentials_on_the_registry_origin(
+    isolated_env, huge: Path, tmp_path: Path
+) -> None:
+    """Basic auth at the registry, then a redirect to storage elsewhere: the storage never sees them."""
+    descriptor = _descriptor(huge)
+    body = huge.read_bytes()
+
+    async def storage_answer(request: Request) -> Answer:
+        return Answer(200, {"Content-Type": "application/octet-stream"}, body)
+
+    with ScriptedServer(storage_answer) as storage:
+
+        async def registry_answer(request: Request) -> Answer:
+            if "authorization" not in request.headers:
+                return Answer(401, {"WWW-Authenticate": 'Basic realm="registry"'})
+            return Answer(307, {"Location": f"http://{storage.host}/bucket/huge"})
+
+        with ScriptedServer(registry_answer) as fake_registry:
+            options = RegistryOptions(username="alice", password="s3cret-pass", retries=0, timeout=30)
+            async with Registry(fake_registry.host, options) as client:
+                repository = client.repository("team/model")
+                for attempt in range(2):  # the first learns the scheme (general path), the second goes direct
+                    await repository.fetch_to_file(descriptor, tmp_path / f"out{attempt}" / "huge.bin")
+                    assert (tmp_path / f"out{attempt}" / "huge.bin").read_bytes() == body
+    assert any("authorization" in r.headers for r in fake_registry.requests)
+    # the first fetch went through httpx (which offers gzip), the second took the direct path
+    encodings = [
+        r.headers.get("accept-encoding") for r in fake_registry.requests if "authorization" in r.headers
+    ]
+    assert encodings[0] != "identity" and encodings[-1] == "identity"
+    assert storage.requests and all("authorization" not in r.headers for r in storage.requests)
+    assert len(storage.requests) == 2

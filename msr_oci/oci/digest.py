@@ -59,7 +59,7 @@ class Digester:
         algorithm, _ = parse_digest(digest)
         return cls(algorithm)
 
-    def update(self, chunk: bytes) -> None:
+    def update(self, chunk: bytes | bytearray | memoryview) -> None:
         self._hash.update(chunk)
         self.size += len(chunk)
 

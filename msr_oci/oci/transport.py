@@ -135,6 +135,10 @@ class Transport:
         # a shared context: building one (loading a CA bundle) costs ~40 ms, too much per client;
         # plain-HTTP registries get it too, for redirects to HTTPS storage
         verify: ssl.SSLContext | bool = False if options.insecure else _tls_context(options.ca_file)
+        #: for connections made outside httpx (``download.py``): the same trust as the client's
+        self.ssl_context = (
+            verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify=False)
+        )
         self.client, self._preconnector = open_client(
             verify=verify,
             http2=options.http2,
@@ -155,6 +159,20 @@ class Transport:
     @property
     def transport_name(self) -> str:
         return "plain HTTP" if self.plain_http else "HTTPS (TLS)"
+
+    @property
+    def direct_downloads(self) -> bool:
+        """Whether large blobs may be fetched on connections of their own (not through an HTTP proxy)."""
+        return self._preconnector is not None
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """One of the registry's concurrency slots, for a request sent outside ``request``/``stream``."""
+        async with self._slots:
+            yield
+
+    def count_request(self) -> None:
+        self.request_count += 1
 
     async def aclose(self) -> None:
         await self.client.aclose()
