@@ -23,6 +23,7 @@ pytestmark = pytest.mark.timeout(120)
 
 #: above the threshold and not a whole number of batches: the last batch is a short one
 SIZE = OFFLOAD_THRESHOLD + 2 * BATCH_SIZE + 12_345
+DIRECT_SIZE = DIRECT_THRESHOLD + 3 * BATCH_SIZE + 777
 OPTIONS = RegistryOptions(retries=0, timeout=30)
 
 
@@ -75,25 +76,27 @@ async def test_large_upload_of_a_file_that_changed_is_refused(registry, isolated
         assert not await repository.exists(described)
 
 
+@pytest.mark.parametrize("path", ["batched", "direct"])
 @pytest.mark.parametrize(("fault", "error"), [("flip", DigestMismatch), ("truncate", NetworkError)])
 async def test_large_download_damaged_on_the_way_leaves_nothing(
-    registry, isolated_env, weights: Path, tmp_path: Path, fault: str, error: type[Exception]
+    registry, isolated_env, tmp_path: Path, path: str, fault: str, error: type[Exception]
 ) -> None:
-    descriptor = _descriptor(weights)
+    """Both large paths: batched through httpx (4-32 MiB), straight from the socket (32 MiB and more)."""
+    source = tmp_path / "blob.bin"
+    source.write_bytes(os.urandom(SIZE if path == "batched" else DIRECT_SIZE))
+    descriptor = _descriptor(source)
     name = registry.unique_repository("damaged")
     async with Registry(registry.host, OPTIONS) as client:
-        await client.repository(name).push(descriptor, weights)
+        await client.repository(name).push(descriptor, source)
     out = tmp_path / "out"
     with FaultProxy(registry.host, FaultPlan(script=[fault])) as proxy:
         async with Registry(proxy.host, OPTIONS) as client:
             with pytest.raises(error):
-                await client.repository(name).fetch_to_file(descriptor, out / "weights.bin")
+                await client.repository(name).fetch_to_file(descriptor, out / "blob.bin")
     assert not out.exists() or list(out.iterdir()) == []
 
 
 # ---- the direct download path (blobs of DIRECT_THRESHOLD bytes and more) ----------------------------
-
-DIRECT_SIZE = DIRECT_THRESHOLD + 3 * BATCH_SIZE + 777
 
 
 @pytest.fixture
@@ -119,22 +122,6 @@ async def test_direct_download_is_byte_exact_in_one_request(
     assert (tmp_path / "out" / "huge.bin").read_bytes() == huge.read_bytes()
     assert sum(seen) == DIRECT_SIZE
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["huge.bin"]
-
-
-@pytest.mark.parametrize(("fault", "error"), [("flip", DigestMismatch), ("truncate", NetworkError)])
-async def test_direct_download_damaged_on_the_way_leaves_nothing(
-    registry, isolated_env, huge: Path, tmp_path: Path, fault: str, error: type[Exception]
-) -> None:
-    descriptor = _descriptor(huge)
-    name = registry.unique_repository("direct-damaged")
-    async with Registry(registry.host, OPTIONS) as client:
-        await client.repository(name).push(descriptor, huge)
-    out = tmp_path / "out"
-    with FaultProxy(registry.host, FaultPlan(script=[fault])) as proxy:
-        async with Registry(proxy.host, OPTIONS) as client:
-            with pytest.raises(error):
-                await client.repository(name).fetch_to_file(descriptor, out / "huge.bin")
-    assert list(out.iterdir()) == []
 
 
 async def test_direct_download_keeps_credentials_on_the_registry_origin(
