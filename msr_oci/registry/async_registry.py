@@ -39,12 +39,13 @@ from msr_oci.oci.errors import (
 )
 from msr_oci.oci.layout import LocalStore, OCILayout
 from msr_oci.oci.remote import Registry, RegistryOptions
-from msr_oci.registry import aliases
+from msr_oci.registry import aliases, repository_index
 from msr_oci.registry.aliases import AliasEntry, validate_alias
 from msr_oci.registry.archive import extract_layout_tar, write_layout_tar
 from msr_oci.registry.cache import DEFAULT_FILE_MODE, ContentCache
 from msr_oci.registry.diff import DiffEntry, diff_revisions
-from msr_oci.registry.filters import compile_filter, could_match
+from msr_oci.registry.filters import compile_filter
+from msr_oci.registry.listing import LISTING_CONCURRENCY, index_entries_for, list_repository
 from msr_oci.registry.namespace import Namespace
 from msr_oci.registry.render import DeploymentIds, RenderTarget, render_revision
 from msr_oci.revision import (
@@ -223,12 +224,12 @@ class AsyncRemoteRegistry:
     def revision_id(self, ref: Reference, digest: str) -> str:
         return str(Reference(repository=ref.repository, registry=ref.registry, digest=digest))
 
-    async def _gather(self, jobs: Iterable[Awaitable[T]]) -> list[T]:
-        """Run jobs concurrently, at most ``concurrency`` at once, results in order."""
-        limit = asyncio.Semaphore(self.concurrency)
+    async def _gather(self, jobs: Iterable[Awaitable[T]], *, limit: int | None = None) -> list[T]:
+        """Run jobs concurrently, at most ``limit`` (default ``concurrency``) at once, results in order."""
+        slots = asyncio.Semaphore(limit or self.concurrency)
 
         async def bounded(job: Awaitable[T]) -> T:
-            async with limit:
+            async with slots:
                 return await job
 
         pending = list(jobs)
@@ -374,20 +375,23 @@ class AsyncRemoteRegistry:
 
     async def _version_check(
         self, ref: Reference, revision: ModelServingRevision, version_tag: str, overwrite: bool
-    ) -> str | None:
-        """The id of the same content already published under the version, or ``None`` to publish;
-        ``VersionExists`` when the version (or an alias of that name) holds something else."""
-        scan = _classify_tags(await self._tags(self.target(ref)))
+    ) -> tuple[str | None, bool]:
+        """The id of the same content already published under the version (or ``None`` to publish),
+        and whether the repository keeps an index; ``VersionExists`` when the version (or an alias
+        of that name) holds something else."""
+        tags = await self._tags(self.target(ref))
+        indexed = repository_index.INDEX_TAG in tags
+        scan = _classify_tags(tags)
         if version_tag in scan.alias_names:
             raise VersionExists(
                 f"{revision.name}: {revision.version!r} is already the name of an alias",
                 hint="choose another version string",
             )
         if version_tag not in scan.versions:
-            return None
+            return None, indexed
         existing = await self._load(ref.with_tag(version_tag))
         if _content_of(existing) == _content_of(revision):
-            return existing.id or self.revision_id(ref, existing.digest or "")
+            return existing.id or self.revision_id(ref, existing.digest or ""), indexed
         if not overwrite:
             raise VersionExists(
                 f"{revision.name} version {revision.version} already exists with different content "
@@ -395,7 +399,7 @@ class AsyncRemoteRegistry:
                 hint="publish a new version, use update_revision (`msr push --update`), "
                 "or overwrite (`--force`)",
             )
-        return None
+        return None, indexed
 
     async def _push_blobs(
         self, target: Target, blobs: list[tuple[Descriptor, Any]], progress: ProgressCallback | None
@@ -423,16 +427,17 @@ class AsyncRemoteRegistry:
         version_tag: str,
         progress: ProgressCallback | None,
         *,
-        check: Awaitable[str | None] | None = None,
+        check: Awaitable[tuple[str | None, bool]] | None = None,
     ) -> str:
-        """Blobs first, then the manifest tagged with the version. ``check`` runs alongside the
-        uploads: an id it returns is the answer (the uploads stop), an error it raises stops them."""
+        """Blobs first, then the manifest tagged with the version, then its repository index entry
+        (where the repository keeps one). ``check`` runs alongside the uploads: an id it returns is
+        the answer (the uploads stop), an error it raises stops them."""
         target = self.target(ref)
         target.expect_push()
         encoded = encode_revision(revision)
         uploads = asyncio.ensure_future(self._push_blobs(target, encoded.blobs, progress))
         try:
-            existing = await check if check is not None else None
+            existing, indexed = await check if check is not None else (None, True)
         except BaseException:
             await _cancel(uploads)
             raise
@@ -441,6 +446,9 @@ class AsyncRemoteRegistry:
             return existing
         await uploads
         await target.push_manifest(encoded.descriptor, encoded.manifest_bytes, tag=version_tag)
+        if indexed:  # (without a check: ``record`` finds out, and does nothing without an index)
+            entry = repository_index.entry_for(version_tag, encoded.descriptor, encoded.manifest.annotations)
+            await repository_index.record(target, ref.name, version_tag, entry)
         self.cache.put_small(encoded.descriptor, encoded.manifest_bytes)
         config_descriptor, config_content = encoded.blobs[0]
         if isinstance(config_content, bytes):
@@ -474,29 +482,18 @@ class AsyncRemoteRegistry:
         *,
         sort: SortOrder = "semver",
         reverse: bool = False,
+        verify: bool = False,
     ) -> list[ModelServingRevision]:
-        """The current revision of every version in the namespace that matches ``filters``."""
+        """The current revision of every version in the namespace that matches ``filters``.
+
+        Repositories with an index (``build_index``) are listed from it, the tag list staying the
+        truth; ``verify`` also re-resolves every tag (see listing.py)."""
         predicate = compile_filter(filters)
         names = await self.list_names(filters)
-
-        async def one_repository(name: str) -> list[ModelServingRevision]:
-            ref = self._repository_ref(name)
-            target = self.target(ref)
-            scan = _classify_tags(await self._tags(target))
-            by_digest = await self._aliases_by_digest(target, scan.alias_names)
-            digest_aliases = {a for names_ in by_digest.values() for a in names_}
-            wanted = [
-                tag
-                for tag, version in scan.versions.items()
-                if could_match(filters, name, version, digest_aliases)
-            ]
-            loaded = await self._gather(self._load(ref.with_tag(tag)) for tag in wanted)
-            return [
-                r.model_copy(update={"aliases": sorted(by_digest.get(r.digest or "", []))}) for r in loaded
-            ]
-
-        per_repository = await asyncio.gather(*(one_repository(name) for name in names))
-        revisions = [r for group in per_repository for r in group if predicate(r)]
+        per_repository = await asyncio.gather(
+            *(list_repository(self, name, filters, predicate, verify=verify) for name in names)
+        )
+        revisions = [r for group in per_repository for r in group]
         if sort == "time":
             revisions.sort(
                 key=lambda r: (r.created_at or datetime.min.replace(tzinfo=UTC), r.name), reverse=reverse
@@ -504,6 +501,21 @@ class AsyncRemoteRegistry:
         else:
             revisions.sort(key=lambda r: (r.name, version_sort_key(r.version)), reverse=reverse)
         return revisions
+
+    async def build_index(self, name: str) -> int:
+        """Create (or rebuild) the repository index of ``name`` from its version tags; publishes and
+        updates keep it from then on. Returns the number of versions indexed."""
+        ref = self._repository_ref(name)
+        target = self.target(ref)
+        scan = _classify_tags(await self._tags(target))
+        tags = sorted(scan.versions)
+
+        async def read(tag: str) -> tuple[Descriptor, ImageManifest]:
+            return await self._manifest(ref.with_tag(tag))
+
+        manifests = await self._gather((read(tag) for tag in tags), limit=LISTING_CONCURRENCY)
+        await repository_index.build(target, index_entries_for(dict(zip(tags, manifests, strict=True))))
+        return len(tags)
 
     async def list_names(self, filters: Mapping[str, Any] | None = None) -> list[str]:
         """Revision names in the namespace (one exact ``name`` filter needs no catalog request)."""
@@ -600,6 +612,8 @@ class AsyncRemoteRegistry:
         removed = await self._tags_pointing_at(ref, descriptor.digest)
         for tag in removed:
             await target.untag(tag)
+        for tag in removed:  # stale entries are ignored by readers anyway (the tag list is the truth)
+            await repository_index.record(target, ref.name, tag, None)
         return removed
 
     # ---- aliases ------------------------------------------------------------------------------------
