@@ -69,12 +69,24 @@ _model = st.fixed_dictionaries(
 _strategy = (
     st.none()
     | st.fixed_dictionaries(
-        {"type": st.just("rolling")},
-        optional={"max_surge": st.integers(0, 5) | st.just("25%"), "max_unavailable": st.integers(0, 5)},
+        {"type": st.just("ROLLING")},
+        optional={
+            "rolling_update": st.fixed_dictionaries(
+                {},
+                optional={
+                    "max_surge": st.integers(0, 5) | st.just("25%"),
+                    "max_unavailable": st.integers(0, 5),
+                },
+            )
+        },
     )
     | st.fixed_dictionaries(
-        {"type": st.just("blue-green")},
-        optional={"auto_promote": st.booleans(), "promote_delay_seconds": st.integers(0, 600)},
+        {"type": st.just("BLUE_GREEN")},
+        optional={
+            "blue_green": st.fixed_dictionaries(
+                {}, optional={"auto_promote": st.booleans(), "promote_delay_seconds": st.integers(0, 600)}
+            )
+        },
     )
 )
 _configuration = st.fixed_dictionaries(
@@ -87,9 +99,11 @@ _configuration = st.fixed_dictionaries(
             max_size=3,
         ),
         "environ": st.dictionaries(_key.map(str.upper), _text, max_size=3),
-        "runtime_variant": st.sampled_from(["vllm", "sglang", "nim", "huggingface-tgi", "cmd", "custom"]),
-        "replicas": st.integers(0, 10),
-        "cluster_mode": st.sampled_from(["SINGLE_NODE", "MULTI_NODE"]),
+        "runtime_variant": st.sampled_from(
+            ["vllm", "sglang", "nim", "huggingface-tgi", "cmd", "custom", "triton"]
+        ),
+        "replica_count": st.integers(0, 10),
+        "cluster_mode": st.sampled_from(["single-node", "multi-node"]),
         "deployment_strategy": _strategy,
     },
 )

@@ -40,7 +40,7 @@ def load_error(root: Path, **kwargs: str) -> RevisionInputError:
 def test_minimal_directory() -> None:
     revision = load_revision_dir(DATA / "minimal", name="echo", version="1.0.0")
     assert revision.model_definition.models[0].service.port == 8000  # type: ignore[union-attr]
-    assert revision.service_configuration.runtime_variant is RuntimeVariant.CUSTOM
+    assert revision.service_configuration.runtime_variant == RuntimeVariant.CUSTOM
     assert revision.extra_files == []
 
 
@@ -88,11 +88,11 @@ def test_deployment_config_errors_point_into_that_file(tmp_path: Path) -> None:
         tmp_path,
         {
             "model-definition.yaml": DEFINITION,
-            "deployment-config.yaml": "image: x\nruntime_variant: vllm\nreplicas: -2\n",
+            "deployment-config.yaml": "image: x\nruntime_variant: vllm\nreplica_count: -2\n",
         },
     )
     error = load_error(tmp_path)
-    assert (error.file, error.field, error.line) == ("deployment-config.yaml", "replicas", 3)
+    assert (error.file, error.field, error.line) == ("deployment-config.yaml", "replica_count", 3)
 
 
 def test_missing_model_definition(tmp_path: Path) -> None:
@@ -105,14 +105,14 @@ def test_every_error_is_collected(tmp_path: Path) -> None:
         tmp_path,
         {
             "model-definition.yaml": DEFINITION.replace("port: 8000", "port: 1"),
-            "deployment-config.yaml": "replicas: -1\n",
+            "deployment-config.yaml": "replica_count: -1\n",
             "revision.yaml": "labelz: {}\n",
         },
     )
     problems = validate_revision_dir(tmp_path)
     assert {(p.file, p.field) for p in problems if p.severity == "error"} == {
         ("model-definition.yaml", "models[0].service.port"),
-        ("deployment-config.yaml", "replicas"),
+        ("deployment-config.yaml", "replica_count"),
         ("revision.yaml", "labelz"),
     }
 
@@ -131,12 +131,12 @@ environment = { image = "cr.backend.ai/stable/sglang:0.3", architecture = "aarch
 def test_legacy_toml_is_normalised(tmp_path: Path) -> None:
     write(tmp_path, {"model-definition.yaml": DEFINITION, "service-definition.toml": TOML})
     config = load_revision_dir(tmp_path, name="m", version="1", runtime_variant="vllm").service_configuration
-    assert config.runtime_variant is RuntimeVariant.VLLM
+    assert config.runtime_variant == RuntimeVariant.VLLM
     assert (config.image, config.architecture) == ("cr.backend.ai/stable/vllm:0.6", "x86_64")
     assert config.resource_slots == {"cpu": 4, "mem": "16g", "cuda.shares": 1}
     assert config.environ == {"A": "1"}
     other = load_revision_dir(tmp_path, name="m", version="1", runtime_variant="sglang").service_configuration
-    assert (other.runtime_variant, other.architecture) == (RuntimeVariant.SGLANG, "aarch64")
+    assert (other.runtime_variant, other.architecture) == ("sglang", "aarch64")
 
 
 def test_legacy_toml_with_several_variants_needs_a_choice(tmp_path: Path) -> None:
@@ -235,7 +235,7 @@ def test_every_example_loads_validates_and_encodes(example: str) -> None:
 
 def test_examples_cover_the_required_variants() -> None:
     variants = {
-        load_revision_dir(EXAMPLES / d, name=d, version="1").service_configuration.runtime_variant.value
+        load_revision_dir(EXAMPLES / d, name=d, version="1").service_configuration.runtime_variant
         for d in ("vllm-llama", "sglang-qwen", "tgi-mistral", "custom-http-server", "legacy-toml")
     }
     assert variants == {"vllm", "sglang", "huggingface-tgi", "custom"}

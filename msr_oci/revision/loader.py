@@ -24,7 +24,7 @@ from msr_oci.revision.errors import Problem, RevisionInputError
 from msr_oci.revision.model_definition import ModelDefinition
 from msr_oci.revision.paths import check_relative_path
 from msr_oci.revision.revision import ExtraFile, ModelServingRevision
-from msr_oci.revision.service_configuration import RuntimeVariant, ServiceConfiguration
+from msr_oci.revision.service_configuration import ServiceConfiguration
 
 __all__ = ["describe_extra_file", "load_revision_dir", "validate_revision_dir"]
 
@@ -327,9 +327,11 @@ def _service_configuration(
         config = ServiceConfiguration()
     if config is not None and runtime_variant is not None and config.runtime_variant != runtime_variant:
         try:
-            config = config.model_copy(update={"runtime_variant": RuntimeVariant(runtime_variant)})
+            config = ServiceConfiguration.model_validate(
+                {**config.to_document(), "runtime_variant": runtime_variant}
+            )
         except ValueError:
-            findings.error("runtime_variant", f"unknown runtime variant {runtime_variant!r}")
+            findings.error("runtime_variant", f"invalid runtime variant name {runtime_variant!r}")
     return config
 
 
