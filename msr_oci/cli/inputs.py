@@ -76,8 +76,10 @@ def scalar(value: str) -> Any:
     """``100`` -> 100, ``0.5`` -> 0.5, ``true`` -> True, anything else stays a string."""
     import yaml
 
+    from msr_oci.revision.yaml_input import parse_yaml
+
     try:
-        parsed = yaml.safe_load(value)
+        parsed = parse_yaml(value).data
     except yaml.YAMLError:
         return value
     return parsed if isinstance(parsed, int | float | bool) else value
@@ -87,9 +89,10 @@ def _structured(text: str, where: str) -> Any:
     import yaml
 
     from msr_oci.oci.errors import InputError
+    from msr_oci.revision.yaml_input import parse_yaml
 
     try:
-        return yaml.safe_load(text)
+        return parse_yaml(text).data
     except yaml.YAMLError as exc:
         problem = " ".join(str(exc).split())
         raise InputError(f"--filter {where}: not valid JSON/YAML: {problem}") from None

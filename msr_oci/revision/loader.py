@@ -25,6 +25,7 @@ from msr_oci.revision.model_definition import ModelDefinition
 from msr_oci.revision.paths import check_relative_path
 from msr_oci.revision.revision import ExtraFile, ModelServingRevision
 from msr_oci.revision.service_configuration import ServiceConfiguration
+from msr_oci.revision.yaml_input import YamlRefused, parse_yaml
 
 __all__ = ["describe_extra_file", "load_revision_dir", "validate_revision_dir"]
 
@@ -37,16 +38,6 @@ REVISION_FILE_KEYS: Final = frozenset(
     {"description", "labels", "metrics", "parameters", "lineage", "metadata", "created_by"}
 )
 _HASH_CHUNK: Final = 1024 * 1024
-
-
-class _PlainLoader(yaml.SafeLoader):
-    """SafeLoader that leaves timestamps as strings, so every value survives a JSON round trip."""
-
-
-_PlainLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
 
 
 def describe_extra_file(path: Path, relative: str | None = None) -> ExtraFile:
@@ -93,15 +84,18 @@ class _Findings:
 
 def _read_yaml(path: Path, findings: _Findings) -> _Document | None:
     try:
-        text = path.read_text(encoding="utf-8")
-        loader = _PlainLoader(text)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
+        parsed = parse_yaml(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         findings.error(path.name, "is not UTF-8 text", hint="save the file as UTF-8")
+        return None
+    except YamlRefused as exc:
+        mark = exc.problem_mark
+        findings.error(
+            path.name,
+            f"refused: {exc.problem}",
+            line=mark.line + 1 if mark else None,
+            hint="give each key once; write values out instead of deep aliases or nesting",
+        )
         return None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -115,7 +109,7 @@ def _read_yaml(path: Path, findings: _Findings) -> _Document | None:
     except yaml.YAMLError as exc:
         findings.error(path.name, f"is not valid YAML: {exc}")
         return None
-    return _Document(path.name, data, node)
+    return _Document(path.name, parsed.data, parsed.node)
 
 
 _TOML_LINE: Final = re.compile(r"at line (\d+)")
@@ -363,15 +357,41 @@ _CONSUMED: Final = frozenset(
 )
 
 
+#: deeper trees are refused: nothing a model needs is nested this far, and paths stay short
+MAX_TREE_DEPTH: Final = 64
+
+
 def _walk_files(root: Path, findings: _Findings) -> Iterator[tuple[str, Path]]:
-    """Every other regular file, sorted: dotfiles skipped; symlinks only when they stay inside."""
+    """Every other regular file, sorted: dotfiles skipped; symlinks only when they stay inside.
+
+    Iterative (os.walk recurses on Python 3.11), and bounded by ``MAX_TREE_DEPTH``.
+    """
     resolved_root = root.resolve()
-    for directory, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            path = Path(directory, name)
+    pending: list[tuple[Path, int]] = [(root, 0)]
+    while pending:
+        directory, depth = pending.pop()
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as exc:
+            findings.error(directory.relative_to(root).as_posix() or ".", f"cannot be read: {exc.strerror}")
+            continue
+        subdirectories: list[Path] = []
+        for entry in entries:
+            path = Path(entry.path)
             relative = path.relative_to(root).as_posix()
-            if name.startswith(".") or relative in _CONSUMED:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if depth + 1 >= MAX_TREE_DEPTH:
+                    findings.error(
+                        relative,
+                        f"directory tree deeper than {MAX_TREE_DEPTH} levels",
+                        hint="flatten the tree or archive the deep part as one file",
+                    )
+                    continue
+                subdirectories.append(path)
+                continue
+            if relative in _CONSUMED:
                 continue
             if path.is_symlink() and not path.resolve().is_relative_to(resolved_root):
                 findings.warn(relative, "skipped: a symlink pointing outside the revision directory")
@@ -385,6 +405,7 @@ def _walk_files(root: Path, findings: _Findings) -> Iterator[tuple[str, Path]]:
                 findings.error(relative, exc.message, hint="rename the file")
                 continue
             yield relative, path
+        pending.extend((sub, depth + 1) for sub in reversed(subdirectories))
 
 
 def _collect(
