@@ -88,22 +88,16 @@ def _read_yaml(path: Path, findings: _Findings) -> _Document | None:
     except UnicodeDecodeError:
         findings.error(path.name, "is not UTF-8 text", hint="save the file as UTF-8")
         return None
-    except YamlRefused as exc:
-        mark = exc.problem_mark
-        findings.error(
-            path.name,
-            f"refused: {exc.problem}",
-            line=mark.line + 1 if mark else None,
-            hint="give each key once; write values out instead of deep aliases or nesting",
-        )
-        return None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        refused = isinstance(exc, YamlRefused)
         findings.error(
             path.name,
-            f"is not valid YAML: {exc.problem or exc.context}",
+            f"refused: {exc.problem}" if refused else f"is not valid YAML: {exc.problem or exc.context}",
             line=mark.line + 1 if mark else None,
-            hint="check indentation and quoting around that line",
+            hint="give each key once; write values out instead of deep aliases or nesting"
+            if refused
+            else "check indentation and quoting around that line",
         )
         return None
     except yaml.YAMLError as exc:
