@@ -71,10 +71,12 @@ def test_kebab_key_error_reports_the_line_of_the_kebab_key(tmp_path: Path) -> No
 
 
 def test_missing_field_names_the_field_and_how_to_fix(tmp_path: Path) -> None:
-    write(tmp_path, {"model-definition.yaml": "models:\n  - name: m\n    service:\n      port: 8000\n"})
+    write(
+        tmp_path, {"model-definition.yaml": "models:\n  - model_path: /m\n    service:\n      port: 8000\n"}
+    )
     error = load_error(tmp_path)
-    assert (error.field, error.line) == ("models[0].model_path", 2)
-    assert error.hint == "add 'model_path'"
+    assert (error.field, error.line) == ("models[0].name", 2)
+    assert error.hint == "add 'name'"
 
 
 def test_yaml_syntax_error_has_a_line(tmp_path: Path) -> None:
@@ -144,18 +146,71 @@ def test_legacy_toml_with_several_variants_needs_a_choice(tmp_path: Path) -> Non
     error = load_error(tmp_path)
     assert error.file == "service-definition.toml"
     assert "sglang, vllm" in str(error) and "runtime_variant" in str(error)
-    assert "no [nim] table" in str(load_error(tmp_path, runtime_variant="nim"))
+    assert "has no 'nim' section" in str(load_error(tmp_path, runtime_variant="nim"))
 
 
-def test_legacy_toml_requires_image_and_architecture(tmp_path: Path) -> None:
+def test_a_configuration_without_an_image_warns_loudly(tmp_path: Path) -> None:
+    """25.x made `environment` optional; msr reads the file but says it cannot tell the image."""
     write(
         tmp_path,
-        {
-            "model-definition.yaml": DEFINITION,
-            "service-definition.toml": '[vllm]\nenvironment = { image = "x" }\n',
-        },
+        {"model-definition.yaml": DEFINITION, "service-definition.toml": '[vllm]\nenviron = { A = "1" }\n'},
     )
-    assert load_error(tmp_path).field == "vllm.environment.architecture"
+    config = load_revision_dir(tmp_path, name="m", version="1").service_configuration
+    assert (config.runtime_variant, config.image, config.environ) == ("vllm", None, {"A": "1"})
+    warnings = [p for p in validate_revision_dir(tmp_path) if p.field == "image"]
+    assert (
+        warnings
+        and warnings[0].file == "service-definition.toml"
+        and "add `image:" in (warnings[0].hint or "")
+    )
+
+
+NESTED_26_1 = """\
+# deployment-config.yaml as Backend.AI 26.1-26.4.2 reads it
+environment:
+  image: cr.backend.ai/stable/vllm:0.8
+  architecture: x86_64
+resource_slots:
+  cpu: 4
+vllm:
+  environ:
+    VLLM_X: "1"
+  resource_slots:
+    cpu: 8
+sglang:
+  environment:
+    image: cr.backend.ai/stable/sglang:0.4
+"""
+
+
+def test_nested_environment_shape_with_variant_sections(tmp_path: Path) -> None:
+    write(tmp_path, {"model-definition.yaml": DEFINITION, "deployment-config.yaml": NESTED_26_1})
+    vllm = load_revision_dir(tmp_path, name="m", version="1", runtime_variant="vllm").service_configuration
+    assert (vllm.image, vllm.architecture) == ("cr.backend.ai/stable/vllm:0.8", "x86_64")
+    assert (vllm.resource_slots, vllm.environ) == ({"cpu": 8}, {"VLLM_X": "1"})
+    sglang = load_revision_dir(
+        tmp_path, name="m", version="1", runtime_variant="sglang"
+    ).service_configuration
+    assert (sglang.image, sglang.architecture, sglang.resource_slots) == (
+        "cr.backend.ai/stable/sglang:0.4",
+        "x86_64",
+        {"cpu": 4},
+    )
+
+
+def test_nested_environment_without_sections(tmp_path: Path) -> None:
+    text = "environment:\n  image: img:1\n  architecture: aarch64\nenviron:\n  A: b\n"
+    write(tmp_path, {"model-definition.yaml": DEFINITION, "deployment-config.yaml": text})
+    config = load_revision_dir(tmp_path, name="m", version="1").service_configuration
+    assert (config.image, config.architecture, config.environ) == ("img:1", "aarch64", {"A": "b"})
+
+
+def test_flat_service_definition_toml_as_head_reads_it(tmp_path: Path) -> None:
+    toml = 'image = "img:2"\narchitecture = "x86_64"\n[resource_slots]\ncpu = 2\n[environ]\nK = "v"\n'
+    write(tmp_path, {"model-definition.yaml": DEFINITION, "service-definition.toml": toml})
+    config = load_revision_dir(tmp_path, name="m", version="1").service_configuration
+    assert (config.image, config.resource_slots, config.environ) == ("img:2", {"cpu": 2}, {"K": "v"})
+    assert not [p for p in validate_revision_dir(tmp_path) if p.severity == "error"]
 
 
 def test_legacy_toml_syntax_error_has_a_line(tmp_path: Path) -> None:

@@ -244,46 +244,92 @@ def _model_definition(root: Path, findings: _Findings) -> ModelDefinition | None
     return definition
 
 
-def _legacy_service_configuration(
+_FLAT_KEYS: Final = frozenset(ServiceConfiguration.model_fields) | {
+    name.replace("_", "-") for name in ServiceConfiguration.model_fields
+}
+
+
+def _variant_sections(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per-runtime-variant sections (``vllm:`` / ``[vllm]``): mappings under a key that is no field."""
+    return {
+        str(k): v
+        for k, v in data.items()
+        if isinstance(v, dict) and k not in _FLAT_KEYS and k != "environment"
+    }
+
+
+def _flatten_shape(
+    document: _Document, runtime_variant: str | None, findings: _Findings
+) -> tuple[dict[str, Any], list[str | int]] | None:
+    """Every service-configuration shape Backend.AI has read, as the flat mapping msr validates.
+
+    - flat (HEAD: deployment-config.yaml and service-definition.toml): ``image``, ``environ``, ...
+    - nested (26.1-26.4.2): ``environment: {image, architecture}`` plus per-variant sections
+      merged over the top level;
+    - per-variant TOML (25.x): ``[vllm]`` tables, each with an optional ``environment``.
+    Returns the flat data and the path inside the file the fields came from (for line numbers).
+    """
+    data: dict[str, Any] = dict(document.data or {})
+    sections = _variant_sections(data)
+    prefix: list[str | int] = []
+    if sections:
+        variant = runtime_variant or data.get("runtime_variant") or data.get("runtime-variant")
+        if variant is None and len(sections) > 1:
+            findings.error(
+                document.file,
+                f"defines several runtime variants ({', '.join(sorted(sections))})",
+                hint="choose one with the runtime_variant argument (`--runtime-variant`)",
+            )
+            return None
+        variant = str(variant) if variant is not None else next(iter(sections))
+        if variant not in sections and not ("environment" in data or "image" in data):
+            findings.error(
+                document.file,
+                f"has no {variant!r} section (found: {', '.join(sorted(sections))})",
+                hint="pick one of the sections in the file",
+            )
+            return None
+        section = dict(sections.get(variant, {}))
+        base = {k: v for k, v in data.items() if k not in sections}
+        data = {**base, **_lift_environment(base), **section, **_lift_environment(section)}
+        data["runtime_variant"] = variant
+        if variant in sections and "environment" not in base:
+            prefix = [variant]
+    elif "environment" in data:
+        data = {**data, **_lift_environment(data)}
+    data.pop("environment", None)
+    return data, prefix
+
+
+def _lift_environment(table: dict[str, Any]) -> dict[str, Any]:
+    environment = table.get("environment")
+    return dict(environment) if isinstance(environment, dict) else {}
+
+
+def _configuration_from(
     document: _Document, runtime_variant: str | None, findings: _Findings
 ) -> ServiceConfiguration | None:
-    """service-definition.toml: one table per runtime variant, normalised to one configuration."""
-    tables = {k: v for k, v in document.data.items() if isinstance(v, dict)}
-    if not tables:
-        findings.error(document.file, "has no runtime variant table such as [vllm]")
+    if not isinstance(document.data, dict | None):
+        findings.error(document.file, "must be a mapping (image, resource_slots, environ, ...)", line=1)
         return None
-    if runtime_variant is None and len(tables) > 1:
-        findings.error(
-            document.file,
-            f"defines several runtime variants ({', '.join(sorted(tables))})",
-            hint="choose one with the runtime_variant argument (`--runtime-variant`)",
-        )
+    shaped = _flatten_shape(document, runtime_variant, findings)
+    if shaped is None:
         return None
-    variant = runtime_variant if runtime_variant is not None else next(iter(tables))
-    if variant not in tables:
-        findings.error(
-            document.file,
-            f"has no [{variant}] table (found: {', '.join(sorted(tables))})",
-            hint="pick one of the tables in the file",
-        )
-        return None
-    table = dict(tables[variant])
-    environment = table.pop("environment", None)
-    if not isinstance(environment, dict):
-        findings.error(
-            document.file,
-            "missing 'environment = {image = ..., architecture = ...}'",
-            field=variant,
-            hint="Backend.AI requires the image and architecture of each runtime variant",
-        )
-        return None
-    for key in ("image", "architecture"):
-        if key not in environment:
-            findings.error(document.file, "field required", field=f"{variant}.environment.{key}")
-    normalised = {**table, **environment, "runtime_variant": variant}
+    data, prefix = shaped
+    wrapped: Any = data
+    for part in reversed(prefix):
+        wrapped = {part: wrapped}
     config: ServiceConfiguration | None = _validate(
-        ServiceConfiguration, _Document(document.file, {variant: normalised}), findings, prefix=[variant]
+        ServiceConfiguration, _Document(document.file, wrapped, document.node), findings, prefix=prefix
     )
+    if config is not None and config.image is None:
+        findings.warn(
+            document.file,
+            "no image: msr cannot tell which container image serves this revision",
+            field="image",
+            hint="add `image: <registry>/<name>:<tag>` (and `architecture`) at the top level, "
+            "or give the image in the deployment request",
+        )
     return config
 
 
@@ -298,19 +344,11 @@ def _service_configuration(
             f"ignored: {flat.name} takes precedence",
             hint=f"remove one of {flat.name} and {SERVICE_DEFINITION_TOML}",
         )
-    if flat is not None:
-        document = _read_yaml(flat, findings)
-        if document is None:
-            return None
-        if not isinstance(document.data, dict | None):
-            findings.error(document.file, "must be a mapping (image, resource_slots, environ, ...)", line=1)
-            return None
-        config: ServiceConfiguration | None = _validate(ServiceConfiguration, document, findings)
-    elif legacy.is_file():
-        legacy_document = _read_toml(legacy, findings)
-        if legacy_document is None:
-            return None
-        config = _legacy_service_configuration(legacy_document, runtime_variant, findings)
+    document = _read_yaml(flat, findings) if flat is not None else None
+    if flat is None and legacy.is_file():
+        document = _read_toml(legacy, findings)
+    if flat is not None or legacy.is_file():
+        config = _configuration_from(document, runtime_variant, findings) if document is not None else None
     else:
         config = ServiceConfiguration()
     if config is not None and runtime_variant is not None and config.runtime_variant != runtime_variant:

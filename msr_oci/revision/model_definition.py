@@ -63,13 +63,11 @@ class ModelServiceConfig(BackendAIModel):
     def _command_aliases(cls, data: Any) -> Any:
         if isinstance(data, dict):
             data = dict(data)
-            # Backend.AI reads `command` first, then `start_command`/`start-command`
-            for key in ("command", "start-command", "start_command"):
-                if key in data:
-                    value = data.pop(key)
-                    data.setdefault("__start_command", value)
-            if "__start_command" in data:
-                data["start_command"] = data.pop("__start_command")
+            data = _resolve_start_command(data)
+            if data.get("pre_start_actions", []) is None:
+                data["pre_start_actions"] = []  # every Backend.AI release reads null as "none"
+            if data.get("pre-start-actions", []) is None:
+                data["pre-start-actions"] = []
             if "health_check" in data and data["health_check"] is None:
                 data["health_check"] = {"enable": False}
             if "health-check" in data and data["health-check"] is None:
@@ -93,6 +91,21 @@ class ModelServiceConfig(BackendAIModel):
         return line.replace("{model_path}", model_path)
 
 
+def _resolve_start_command(data: dict[str, Any]) -> dict[str, Any]:
+    """Backend.AI HEAD's order (``model_service_start_command_compat.py``): ``command`` when not
+    null, else ``start_command``, else ``start-command``. A list under ``command`` is rejected; a list
+    under the other two is one argv (kept as a list: 24.09 and older read only that form)."""
+    command = data.pop("command", None)
+    snake = data.pop("start_command", None)
+    kebab = data.pop("start-command", None)
+    if command is not None and not isinstance(command, str):
+        raise ValueError("'command' must be a string (Backend.AI rejects a list there; use start_command)")
+    chosen = next((value for value in (command, snake, kebab) if value is not None), None)
+    if chosen is not None:
+        data["start_command"] = chosen
+    return data
+
+
 class ModelMetadata(BackendAIModel):
     author: str | None = None
     title: str | None = None
@@ -113,7 +126,8 @@ class ModelMetadata(BackendAIModel):
 
 class ModelConfig(BackendAIModel):
     name: str
-    model_path: str
+    #: Backend.AI HEAD fills a missing path from the mount destination (``/models``)
+    model_path: str | None = None
     service: ModelServiceConfig | None = None
     metadata: ModelMetadata | None = None
 
