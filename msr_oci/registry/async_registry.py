@@ -55,6 +55,7 @@ from msr_oci.revision import (
     version_sort_key,
     version_to_tag,
 )
+from msr_oci.revision.loader import restore_modes
 
 T = TypeVar("T")
 SortOrder = Literal["semver", "time"]
@@ -689,7 +690,9 @@ class AsyncRemoteRegistry:
         config = (await self._gather(jobs))[0]
         assert isinstance(config, bytes)
         try:
-            return decode_revision(manifest, config, digest=descriptor.digest, reference_name=ref.name)
+            revision = decode_revision(manifest, config, digest=descriptor.digest, reference_name=ref.name)
+            restore_modes(root, files)
+            return revision
         except BaseException:
             for relative, _ in files:  # a record that contradicts its layers leaves nothing behind
                 (root / relative).unlink(missing_ok=True)

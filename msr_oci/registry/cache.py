@@ -22,6 +22,7 @@ from pathlib import Path
 
 from msr_oci.oci import Descriptor, ProgressCallback, Target, parse_digest, verify_bytes
 from msr_oci.oci.errors import IntegrityError
+from msr_oci.revision.codec import layer_mode
 
 CACHE_ENV = "MSR_CACHE_DIR"
 _TEMP_MARK = ".part"
@@ -124,6 +125,12 @@ class ContentCache:
                 target = staging / relative
                 target.parent.mkdir(parents=True, exist_ok=True)
                 blob = self.blob_path(descriptor.digest)
+                mode = layer_mode(descriptor)
+                if mode is not None and mode & 0o111:
+                    # an executable keeps its x bits: a copy, so the shared blob's mode stays as it is
+                    shutil.copyfile(blob, target)
+                    os.chmod(target, mode & ~0o222)
+                    continue
                 try:
                     os.link(blob, target)
                 except OSError:  # file systems without hard links

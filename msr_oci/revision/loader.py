@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,15 @@ from typing import Any, Final
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from msr_oci.oci.content import Descriptor
 from msr_oci.oci.errors import UnsafePath
+from msr_oci.revision.codec import (
+    MEDIA_TYPE_MODEL_DEFINITION,
+    MEDIA_TYPE_REVISION_FILE,
+    MEDIA_TYPE_SERVICE_CONFIGURATION,
+    MEDIA_TYPE_SERVICE_CONFIGURATION_TOML,
+    layer_mode,
+)
 from msr_oci.revision.errors import Problem, RevisionInputError
 from msr_oci.revision.model_definition import ModelDefinition
 from msr_oci.revision.paths import check_relative_path
@@ -27,7 +36,7 @@ from msr_oci.revision.revision import ExtraFile, ModelServingRevision
 from msr_oci.revision.service_configuration import ServiceConfiguration
 from msr_oci.revision.yaml_input import YamlRefused, parse_yaml
 
-__all__ = ["describe_extra_file", "load_revision_dir", "validate_revision_dir"]
+__all__ = ["describe_extra_file", "load_revision_dir", "restore_modes", "validate_revision_dir"]
 
 MODEL_DEFINITION_NAMES: Final = ("model-definition.yaml", "model-definition.yml")
 DEPLOYMENT_CONFIG_NAMES: Final = ("deployment-config.yaml", "deployment-config.yml")
@@ -40,20 +49,45 @@ REVISION_FILE_KEYS: Final = frozenset(
 _HASH_CHUNK: Final = 1024 * 1024
 
 
-def describe_extra_file(path: Path, relative: str | None = None) -> ExtraFile:
-    """An ``ExtraFile`` for a local file, hashed in chunks (never read whole)."""
+def describe_extra_file(path: Path, relative: str | None = None, media_type: str | None = None) -> ExtraFile:
+    """An ``ExtraFile`` for a local file with its permission bits, hashed in chunks (never read whole)."""
     digest = hashlib.sha256()
     size = 0
     with path.open("rb") as fh:
         while chunk := fh.read(_HASH_CHUNK):
             digest.update(chunk)
             size += len(chunk)
+        mode = stat.S_IMODE(os.fstat(fh.fileno()).st_mode) & 0o777
     return ExtraFile(
         path=relative if relative is not None else path.name,
         source=path,
         digest=f"sha256:{digest.hexdigest()}",
         size=size,
+        mode=mode,
+        **({"media_type": media_type} if media_type is not None else {}),
     )
+
+
+def restore_modes(root: Path, files: Sequence[tuple[str, Descriptor]]) -> None:
+    """Give written files the permission bits their layers record (rwx only)."""
+    for relative, layer in files:
+        mode = layer_mode(layer)
+        if mode is not None:
+            os.chmod(root / relative, mode)
+
+
+def _documents(root: Path) -> list[ExtraFile]:
+    """The revision's own files as written, under their own names, marked by media type."""
+    kinds = [
+        (MODEL_DEFINITION_NAMES, MEDIA_TYPE_MODEL_DEFINITION),
+        (DEPLOYMENT_CONFIG_NAMES, MEDIA_TYPE_SERVICE_CONFIGURATION),
+        ((SERVICE_DEFINITION_TOML,), MEDIA_TYPE_SERVICE_CONFIGURATION_TOML),
+        ((REVISION_FILE,), MEDIA_TYPE_REVISION_FILE),
+    ]
+    found = [(_first_existing(root, names), media_type) for names, media_type in kinds]
+    return [
+        describe_extra_file(path, path.name, media_type) for path, media_type in found if path is not None
+    ]
 
 
 # ---- reading documents with their line numbers ------------------------------------------------------
@@ -458,6 +492,7 @@ def _collect(
     config = _service_configuration(root, runtime_variant, findings)
     extras = _revision_fields(root, findings)
     extra_files = [describe_extra_file(p, relative) for relative, p in _walk_files(root, findings)]
+    documents = _documents(root)
     if findings.errors or definition is None or config is None:
         return None
     fields: dict[str, Any] = dict(extras.data) if extras is not None else {}
@@ -468,6 +503,7 @@ def _collect(
         model_definition=definition,
         service_configuration=config,
         extra_files=extra_files,
+        documents=documents,
     )
     try:
         return ModelServingRevision.model_validate(fields)

@@ -77,6 +77,8 @@ class ExtraFile(_Record):
     digest: str | None = None
     size: Annotated[int, Field(ge=0)] | None = None
     media_type: str = DEFAULT_FILE_MEDIA_TYPE
+    #: permission bits as written (rwx only, e.g. 0o755 for a start script); None: not recorded
+    mode: Annotated[int, Field(ge=0, le=0o777)] | None = None
 
     @field_validator("path")
     @classmethod
@@ -85,8 +87,6 @@ class ExtraFile(_Record):
             check_relative_path(path)
         except UnsafePath as exc:
             raise ValueError(str(exc)) from None
-        if path in (MODEL_DEFINITION_FILE, DEPLOYMENT_CONFIG_FILE):
-            raise ValueError(f"{path!r} is reserved for the revision's own document")
         return path
 
     @field_validator("digest")
@@ -130,6 +130,10 @@ class ModelServingRevision(_Record):
     metrics: dict[str, Metric] = Field(default_factory=dict)
     parameters: dict[str, JsonValue] = Field(default_factory=dict)
     extra_files: list[ExtraFile] = Field(default_factory=list)
+    #: the revision's own files exactly as the user wrote them (model definition, service
+    #: configuration, revision.yaml), each with its original name; empty for revisions built in code,
+    #: which get a canonical rendering instead
+    documents: list[ExtraFile] = Field(default_factory=list)
     #: manifest digest of the revision this one replaced for the same version (set by update_revision)
     supersedes: str | None = None
     #: alias names pointing at this revision; derived from the registry, never stored in the artifact
@@ -170,9 +174,8 @@ class ModelServingRevision(_Record):
     @model_validator(mode="after")
     def _distinct_files(self) -> ModelServingRevision:
         try:
-            check_unique_paths(
-                [MODEL_DEFINITION_FILE, DEPLOYMENT_CONFIG_FILE, *(f.path for f in self.extra_files)]
-            )
+            own = [f.path for f in self.documents] or [MODEL_DEFINITION_FILE, DEPLOYMENT_CONFIG_FILE]
+            check_unique_paths([*own, *(f.path for f in self.extra_files)])
         except UnsafePath as exc:
             raise ValueError(f"extra_files: {exc}") from None
         return self
