@@ -69,24 +69,12 @@ _model = st.fixed_dictionaries(
 _strategy = (
     st.none()
     | st.fixed_dictionaries(
-        {"type": st.just("ROLLING")},
-        optional={
-            "rolling_update": st.fixed_dictionaries(
-                {},
-                optional={
-                    "max_surge": st.integers(0, 5) | st.just("25%"),
-                    "max_unavailable": st.integers(0, 5),
-                },
-            )
-        },
+        {"type": st.just("rolling")},
+        optional={"max_surge": st.integers(0, 5) | st.just("25%"), "max_unavailable": st.integers(0, 5)},
     )
     | st.fixed_dictionaries(
-        {"type": st.just("BLUE_GREEN")},
-        optional={
-            "blue_green": st.fixed_dictionaries(
-                {}, optional={"auto_promote": st.booleans(), "promote_delay_seconds": st.integers(0, 600)}
-            )
-        },
+        {"type": st.just("blue-green")},
+        optional={"auto_promote": st.booleans(), "promote_delay_seconds": st.integers(0, 600)},
     )
 )
 _configuration = st.fixed_dictionaries(
@@ -99,11 +87,9 @@ _configuration = st.fixed_dictionaries(
             max_size=3,
         ),
         "environ": st.dictionaries(_key.map(str.upper), _text, max_size=3),
-        "runtime_variant": st.sampled_from(
-            ["vllm", "sglang", "nim", "huggingface-tgi", "cmd", "custom", "triton"]
-        ),
-        "replica_count": st.integers(0, 10),
-        "cluster_mode": st.sampled_from(["single-node", "multi-node"]),
+        "runtime_variant": st.sampled_from(["vllm", "sglang", "nim", "huggingface-tgi", "cmd", "custom"]),
+        "replicas": st.integers(0, 10),
+        "cluster_mode": st.sampled_from(["SINGLE_NODE", "MULTI_NODE"]),
         "deployment_strategy": _strategy,
     },
 )
@@ -161,14 +147,17 @@ def test_decode_of_encode_round_trips_every_field(revision: ModelServingRevision
     digest = encode_revision(revision).descriptor.digest
     assert decoded.digest == digest
     assert decoded.id == f"team/models/x@{digest}"
-    assert decoded.model_copy(update={"id": None, "digest": None}) == revision
+    assert decoded.model_copy(update={"id": None, "digest": None, "documents": []}) == revision
+    # a revision built through the API gets its documents rendered, carrying no default it did not set
+    assert [d.role for d in decoded.documents][:1] == ["model-definition"]
+    assert decoded.model_definition.to_document() == revision.model_definition.to_document()
 
 
 @settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(revisions)
 def test_same_content_gives_byte_identical_artifact(revision: ModelServingRevision) -> None:
     first = encode_revision(revision)
-    # the same revision built again from its JSON form (what was set), with keys in another order
+    # the same revision built again from its JSON form, with keys in another order
     dumped = revision.model_dump(mode="json", exclude_unset=True)
     rebuilt = ModelServingRevision.model_validate(dict(reversed(list(dumped.items()))))
     second = encode_revision(rebuilt)
@@ -292,7 +281,7 @@ def test_decode_rejects_layers_that_disagree_with_the_record() -> None:
         annotations={ANNOTATION_TITLE: "smuggled.bin"},
     )
     manifest = encoded.manifest.model_copy(update={"layers": [*encoded.manifest.layers, extra]})
-    with pytest.raises(InvalidRevisionRecord, match="extra_files"):
+    with pytest.raises(InvalidRevisionRecord, match="files do not match"):
         decode_revision(manifest, encoded.blobs[0][1], digest=DIGEST)  # type: ignore[arg-type]
 
 

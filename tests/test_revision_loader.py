@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from msr_oci.revision import RevisionInputError, RuntimeVariant, encode_revision
+from msr_oci.revision.errors import Problem
 from msr_oci.revision.loader import describe_extra_file, load_revision_dir, validate_revision_dir
 
 DATA = Path(__file__).parent / "data" / "revisions"
@@ -48,8 +49,9 @@ def test_older_kebab_case_shape() -> None:
     revision = load_revision_dir(DATA / "older-24.03", name="classifier", version="0.1.0")
     service = revision.model_definition.models[0].service
     assert service is not None
-    assert service.start_command == ["python", "serve.py"]
-    assert service.health_check is not None and service.health_check.enable is True
+    # Backend.AI HEAD joins a list under start-command into one line
+    assert service.start_command == "python serve.py"
+    assert service.health_check is not None and service.health_check.enabled
     assert service.health_check.max_retries == 3
 
 
@@ -79,6 +81,14 @@ def test_missing_field_names_the_field_and_how_to_fix(tmp_path: Path) -> None:
     assert error.hint == "add 'name'"
 
 
+def test_model_path_is_optional_at_head_and_required_by_26_4_3(tmp_path: Path) -> None:
+    # HEAD fills model_path from the mount destination; 26.4.3's trafaret required it
+    write(tmp_path, {"model-definition.yaml": "models:\n  - name: m\n    service:\n      port: 8000\n"})
+    assert load_revision_dir(tmp_path, name="m", version="1").model_definition.models[0].model_path is None
+    error = load_error(tmp_path, target="26.4.3")
+    assert (error.field, error.line) == ("models[0].model_path", 2)
+
+
 def test_yaml_syntax_error_has_a_line(tmp_path: Path) -> None:
     write(tmp_path, {"model-definition.yaml": "models:\n  - name: m\n   bad: [\n"})
     error = load_error(tmp_path)
@@ -90,11 +100,11 @@ def test_deployment_config_errors_point_into_that_file(tmp_path: Path) -> None:
         tmp_path,
         {
             "model-definition.yaml": DEFINITION,
-            "deployment-config.yaml": "image: x\nruntime_variant: vllm\nreplica_count: -2\n",
+            "deployment-config.yaml": "image: x\nruntime_variant: vllm\nreplicas: -2\n",
         },
     )
     error = load_error(tmp_path)
-    assert (error.file, error.field, error.line) == ("deployment-config.yaml", "replica_count", 3)
+    assert (error.file, error.field, error.line) == ("deployment-config.yaml", "replicas", 3)
 
 
 def test_missing_model_definition(tmp_path: Path) -> None:
@@ -107,14 +117,14 @@ def test_every_error_is_collected(tmp_path: Path) -> None:
         tmp_path,
         {
             "model-definition.yaml": DEFINITION.replace("port: 8000", "port: 1"),
-            "deployment-config.yaml": "replica_count: -1\n",
+            "deployment-config.yaml": "replicas: -1\n",
             "revision.yaml": "labelz: {}\n",
         },
     )
     problems = validate_revision_dir(tmp_path)
     assert {(p.file, p.field) for p in problems if p.severity == "error"} == {
         ("model-definition.yaml", "models[0].service.port"),
-        ("deployment-config.yaml", "replica_count"),
+        ("deployment-config.yaml", "replicas"),
         ("revision.yaml", "labelz"),
     }
 
@@ -138,79 +148,35 @@ def test_legacy_toml_is_normalised(tmp_path: Path) -> None:
     assert config.resource_slots == {"cpu": 4, "mem": "16g", "cuda.shares": 1}
     assert config.environ == {"A": "1"}
     other = load_revision_dir(tmp_path, name="m", version="1", runtime_variant="sglang").service_configuration
-    assert (other.runtime_variant, other.architecture) == ("sglang", "aarch64")
+    assert (other.runtime_variant, other.architecture) == (RuntimeVariant.SGLANG, "aarch64")
 
 
 def test_legacy_toml_with_several_variants_needs_a_choice(tmp_path: Path) -> None:
     write(tmp_path, {"model-definition.yaml": DEFINITION, "service-definition.toml": TOML})
     error = load_error(tmp_path)
     assert error.file == "service-definition.toml"
-    assert "sglang, vllm" in str(error) and "runtime_variant" in str(error)
-    assert "has no 'nim' section" in str(load_error(tmp_path, runtime_variant="nim"))
+    assert "sglang, vllm" in str(error) and "--runtime-variant" in str(error)
+    # Backend.AI 25.x ignores a file without the variant's table; msr loads it and says so
+    warnings: list[Problem] = []
+    load_revision_dir(tmp_path, name="m", version="1", runtime_variant="nim", warnings=warnings)
+    assert any("no [nim] table" in w.message for w in warnings)
 
 
-def test_a_configuration_without_an_image_warns_loudly(tmp_path: Path) -> None:
-    """25.x made `environment` optional; msr reads the file but says it cannot tell the image."""
+def test_per_variant_toml_without_environment_loads_and_warns_of_no_image(tmp_path: Path) -> None:
+    # 25.x: `environment` is optional in a variant table (25.12.0 services/model_serving.py 188-206)
     write(
         tmp_path,
-        {"model-definition.yaml": DEFINITION, "service-definition.toml": '[vllm]\nenviron = { A = "1" }\n'},
+        {
+            "model-definition.yaml": DEFINITION,
+            "service-definition.toml": "[vllm]\nresource_slots = { cpu = 2 }\n",
+        },
     )
-    config = load_revision_dir(tmp_path, name="m", version="1").service_configuration
-    assert (config.runtime_variant, config.image, config.environ) == ("vllm", None, {"A": "1"})
-    warnings = [p for p in validate_revision_dir(tmp_path) if p.field == "image"]
-    assert (
-        warnings
-        and warnings[0].file == "service-definition.toml"
-        and "add `image:" in (warnings[0].hint or "")
-    )
-
-
-NESTED_26_1 = """\
-# deployment-config.yaml as Backend.AI 26.1-26.4.2 reads it
-environment:
-  image: cr.backend.ai/stable/vllm:0.8
-  architecture: x86_64
-resource_slots:
-  cpu: 4
-vllm:
-  environ:
-    VLLM_X: "1"
-  resource_slots:
-    cpu: 8
-sglang:
-  environment:
-    image: cr.backend.ai/stable/sglang:0.4
-"""
-
-
-def test_nested_environment_shape_with_variant_sections(tmp_path: Path) -> None:
-    write(tmp_path, {"model-definition.yaml": DEFINITION, "deployment-config.yaml": NESTED_26_1})
-    vllm = load_revision_dir(tmp_path, name="m", version="1", runtime_variant="vllm").service_configuration
-    assert (vllm.image, vllm.architecture) == ("cr.backend.ai/stable/vllm:0.8", "x86_64")
-    assert (vllm.resource_slots, vllm.environ) == ({"cpu": 8}, {"VLLM_X": "1"})
-    sglang = load_revision_dir(
-        tmp_path, name="m", version="1", runtime_variant="sglang"
-    ).service_configuration
-    assert (sglang.image, sglang.architecture, sglang.resource_slots) == (
-        "cr.backend.ai/stable/sglang:0.4",
-        "x86_64",
-        {"cpu": 4},
-    )
-
-
-def test_nested_environment_without_sections(tmp_path: Path) -> None:
-    text = "environment:\n  image: img:1\n  architecture: aarch64\nenviron:\n  A: b\n"
-    write(tmp_path, {"model-definition.yaml": DEFINITION, "deployment-config.yaml": text})
-    config = load_revision_dir(tmp_path, name="m", version="1").service_configuration
-    assert (config.image, config.architecture, config.environ) == ("img:1", "aarch64", {"A": "b"})
-
-
-def test_flat_service_definition_toml_as_head_reads_it(tmp_path: Path) -> None:
-    toml = 'image = "img:2"\narchitecture = "x86_64"\n[resource_slots]\ncpu = 2\n[environ]\nK = "v"\n'
-    write(tmp_path, {"model-definition.yaml": DEFINITION, "service-definition.toml": toml})
-    config = load_revision_dir(tmp_path, name="m", version="1").service_configuration
-    assert (config.image, config.resource_slots, config.environ) == ("img:2", {"cpu": 2}, {"K": "v"})
-    assert not [p for p in validate_revision_dir(tmp_path) if p.severity == "error"]
+    warnings: list[Problem] = []
+    config = load_revision_dir(tmp_path, name="m", version="1", warnings=warnings).service_configuration
+    assert (config.image, config.resource_slots, config.runtime_variant) == (None, {"cpu": 2}, "vllm")
+    assert [(w.file, w.field) for w in warnings if "no image" in w.message] == [
+        ("service-definition.toml", "environment.image")
+    ]
 
 
 def test_legacy_toml_syntax_error_has_a_line(tmp_path: Path) -> None:
@@ -265,7 +231,9 @@ def test_extra_files_are_collected_safely(tmp_path: Path) -> None:
     ]
     assert revision.extra_files[2].source == root / "tokenizer/tokenizer.json"
     warnings = [p for p in validate_revision_dir(root) if p.severity == "warning"]
-    assert [(p.file, "outside" in p.message) for p in warnings] == [("leak.txt", True)]
+    assert [(p.file, "outside" in p.message) for p in warnings if "skipped" in p.message] == [
+        ("leak.txt", True)
+    ]
 
 
 def test_describe_extra_file_hashes_in_chunks(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from msr_oci.oci.content import (
     ANNOTATION_AUTHORS,
@@ -33,17 +33,18 @@ from msr_oci.revision.paths import check_relative_path, check_unique_paths
 from msr_oci.revision.revision import (
     DEPLOYMENT_CONFIG_FILE,
     MODEL_DEFINITION_FILE,
-    ExtraFile,
+    DocumentFile,
+    DocumentRole,
     ModelServingRevision,
     format_timestamp,
 )
+from msr_oci.revision.service_configuration import FILE_KEYS, ServiceConfiguration
 
 __all__ = [
     "ANNOTATION_FILE_MODE",
     "ANNOTATION_SUPERSEDES",
     "ARTIFACT_TYPE",
     "ARTIFACT_TYPE_V1",
-    "DOCUMENT_MEDIA_TYPES",
     "MEDIA_TYPE_CONFIG",
     "MEDIA_TYPE_CONFIG_V1",
     "MEDIA_TYPE_MODEL_DEFINITION",
@@ -54,12 +55,12 @@ __all__ = [
     "check_artifact",
     "decode_revision",
     "encode_revision",
-    "layer_mode",
+    "file_mode",
     "revision_files",
+    "service_file_view",
 ]
 
-#: v2: every file as the user wrote it (name, bytes, mode); the record holds what the user set plus a
-#: resolved view. v1 (read, never written): re-rendered YAML documents with every default written out.
+# v2: every file is a layer with the user's exact bytes, name and mode; v1 (read only) re-rendered them
 ARTIFACT_TYPE: Final = "application/vnd.backend.ai.model-serving.revision.v2+json"
 MEDIA_TYPE_CONFIG: Final = "application/vnd.backend.ai.model-serving.revision.config.v2+json"
 ARTIFACT_TYPE_V1: Final = "application/vnd.backend.ai.model-serving.revision.v1+json"
@@ -68,23 +69,14 @@ MEDIA_TYPE_MODEL_DEFINITION: Final = "application/vnd.backend.ai.model-definitio
 MEDIA_TYPE_SERVICE_CONFIGURATION: Final = "application/vnd.backend.ai.service-configuration.v1+yaml"
 MEDIA_TYPE_SERVICE_CONFIGURATION_TOML: Final = "application/vnd.backend.ai.service-configuration.v1+toml"
 MEDIA_TYPE_REVISION_FILE: Final = "application/vnd.backend.ai.model-serving.revision-file.v1+yaml"
-#: the media types that mark a layer as one of the revision's own documents (not an extra file)
-DOCUMENT_MEDIA_TYPES: Final = frozenset(
-    {
-        MEDIA_TYPE_MODEL_DEFINITION,
-        MEDIA_TYPE_SERVICE_CONFIGURATION,
-        MEDIA_TYPE_SERVICE_CONFIGURATION_TOML,
-        MEDIA_TYPE_REVISION_FILE,
-    }
-)
 ANNOTATION_SUPERSEDES: Final = "ai.backend.model-serving.supersedes"
-#: a layer's permission bits as written, octal rwx only ("0755"); absent: 0644 is as good as any
+#: permission bits of a file, as 4 octal digits ("0755"); absent: the reader's default
 ANNOTATION_FILE_MODE: Final = "ai.backend.model-serving.file.mode"
-_CONFIG_TYPES: Final = {MEDIA_TYPE_CONFIG: ARTIFACT_TYPE, MEDIA_TYPE_CONFIG_V1: ARTIFACT_TYPE_V1}
 
+_CONFIG_TYPES: Final = {MEDIA_TYPE_CONFIG: ARTIFACT_TYPE, MEDIA_TYPE_CONFIG_V1: ARTIFACT_TYPE_V1}
 #: fields of the record that are not stored in the artifact: they depend on where it is stored
 _NOT_STORED: Final = frozenset({"id", "digest", "aliases"})
-#: the record's key for the view with Backend.AI HEAD's defaults applied (never read back as input)
+#: computed on encode for readers that do not apply Backend.AI's defaults themselves; never read back
 _RESOLVED: Final = "resolved"
 
 
@@ -95,55 +87,82 @@ class EncodedRevision:
     manifest_bytes: bytes
     #: the manifest's descriptor (digest, size, media type, artifactType)
     descriptor: Descriptor
-    #: config first, then the two YAML layers (bytes), then extra files (``Path``, streamed)
+    #: config first, then documents (bytes), then extra files (``Path``, streamed)
     blobs: list[tuple[Descriptor, Content]]
-    #: extra files without a local source: the destination must already hold them (a pulled revision)
+    #: files without local content: the destination must already hold them (a revision read back)
     referenced: list[Descriptor]
 
 
-def _yaml_bytes(document: dict[str, Any]) -> bytes:
-    text = yaml.safe_dump(document, sort_keys=True, allow_unicode=True, default_flow_style=False)
+def service_file_view(configuration: ServiceConfiguration) -> dict[str, Any]:
+    """The part of a service configuration that Backend.AI reads from the file."""
+    return {k: v for k, v in configuration.to_document().items() if k in FILE_KEYS}
+
+
+def _canonical_yaml(document: dict[str, Any]) -> bytes:
+    # written for revisions built through the API: only what was set, in the order it was given
+    text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=False)
     return text.encode("utf-8")
 
 
-def _as_set(model: BaseModel) -> dict[str, Any]:
-    """Only what was set (from a file, or by the caller): no default is ever written."""
-    data = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    assert isinstance(data, dict)
-    return data
+def _generated(role: DocumentRole, path: str, media_type: str, data: bytes, mode: int | None) -> DocumentFile:
+    descriptor = Descriptor.from_bytes(media_type, data)
+    return DocumentFile(
+        role=role,
+        path=path,
+        digest=descriptor.digest,
+        size=descriptor.size,
+        media_type=media_type,
+        mode=mode,
+        content=data,
+    )
+
+
+def _documents(revision: ModelServingRevision) -> list[DocumentFile]:
+    """The documents as the user wrote them; re-rendered (no defaults) only where the record was
+    changed after reading them, or where there never was a file."""
+    documents: list[DocumentFile] = []
+    definition = revision.document("model-definition")
+    view = revision.model_definition.to_document()
+    if definition is not None and definition.view in (None, view):
+        documents.append(definition)
+    else:
+        path = (
+            definition.path
+            if definition is not None and definition.path.endswith((".yaml", ".yml"))
+            else (MODEL_DEFINITION_FILE)
+        )
+        mode = definition.mode if definition is not None else None
+        documents.append(
+            _generated("model-definition", path, MEDIA_TYPE_MODEL_DEFINITION, _canonical_yaml(view), mode)
+        )
+    service = revision.document("service-configuration")
+    if service is not None and service.view in (None, service_file_view(revision.service_configuration)):
+        documents.append(service)
+    elif service is not None or revision.service_configuration.to_document():
+        data = _canonical_yaml(revision.service_configuration.to_document())
+        mode = service.mode if service is not None else None
+        documents.append(
+            _generated(
+                "service-configuration", DEPLOYMENT_CONFIG_FILE, MEDIA_TYPE_SERVICE_CONFIGURATION, data, mode
+            )
+        )
+    revision_file = revision.document("revision")
+    if revision_file is not None:
+        documents.append(revision_file)
+    return documents
 
 
 def _record(revision: ModelServingRevision) -> dict[str, Any]:
     record = revision.model_dump(mode="json", exclude=set(_NOT_STORED))
     assert isinstance(record, dict)
-    record["model_definition"] = _as_set(revision.model_definition)
-    record["service_configuration"] = _as_set(revision.service_configuration)
-    # computed apart from what the user set: Backend.AI merges the set fields over its own defaults
+    # the documents hold what the user set; defaults are applied by Backend.AI, never written back
+    record["model_definition"] = revision.model_definition.to_document()
+    record["service_configuration"] = revision.service_configuration.to_document()
     record[_RESOLVED] = {
-        "model_definition": revision.model_definition.to_document(),
-        "service_configuration": revision.service_configuration.to_document(),
+        "model_definition": revision.model_definition.resolved(),
+        "service_configuration": revision.service_configuration.resolved(),
     }
     return record
-
-
-def _file_descriptor(file: ExtraFile) -> Descriptor:
-    if file.digest is None or file.size is None:
-        raise InputError(
-            f"file {file.path!r} has no digest or size",
-            hint="describe it with msr_oci.revision.loader.describe_extra_file(path)",
-        )
-    annotations = {ANNOTATION_TITLE: file.path}
-    if file.mode is not None:
-        annotations[ANNOTATION_FILE_MODE] = f"{file.mode:04o}"
-    return Descriptor(media_type=file.media_type, digest=file.digest, size=file.size, annotations=annotations)
-
-
-def layer_mode(layer: Descriptor) -> int | None:
-    """The permission bits a layer's file had (rwx only), or None when not recorded or not octal."""
-    text = (layer.annotations or {}).get(ANNOTATION_FILE_MODE)
-    if text is None or not re.fullmatch(r"0?[0-7]{3}", text):
-        return None
-    return int(text, 8)
 
 
 def _annotations(revision: ModelServingRevision) -> dict[str, str]:
@@ -159,37 +178,50 @@ def _annotations(revision: ModelServingRevision) -> dict[str, str]:
     return annotations
 
 
-def _canonical_documents(revision: ModelServingRevision) -> list[tuple[Descriptor, bytes]]:
-    """For revisions built in code (no files): YAML of only what was set."""
-    documents = [
-        (MODEL_DEFINITION_FILE, MEDIA_TYPE_MODEL_DEFINITION, _as_set(revision.model_definition)),
-        (DEPLOYMENT_CONFIG_FILE, MEDIA_TYPE_SERVICE_CONFIGURATION, _as_set(revision.service_configuration)),
-    ]
-    rendered = []
-    for title, media_type, document in documents:
-        data = _yaml_bytes(document)
-        rendered.append(
-            (Descriptor.from_bytes(media_type, data, annotations={ANNOTATION_TITLE: title}), data)
-        )
-    return rendered
+def _file_annotations(path: str, mode: int | None) -> dict[str, str]:
+    annotations = {ANNOTATION_TITLE: path}
+    if mode is not None:
+        annotations[ANNOTATION_FILE_MODE] = f"{mode:04o}"
+    return annotations
 
 
 def encode_revision(revision: ModelServingRevision) -> EncodedRevision:
-    """The artifact for a revision. Files must already be described (digest and size)."""
+    """The artifact for a revision. Extra files must already be described (digest and size)."""
+    documents = _documents(revision)
+    revision = revision.model_copy(update={"documents": documents})
     config = canonical_json(_record(revision))
     config_descriptor = Descriptor.from_bytes(MEDIA_TYPE_CONFIG, config)
     blobs: list[tuple[Descriptor, Content]] = [(config_descriptor, config)]
     layers: list[Descriptor] = []
     referenced: list[Descriptor] = []
-    if not revision.documents:
-        for descriptor, data in _canonical_documents(revision):
-            blobs.append((descriptor, data))
-            layers.append(descriptor)
-    for file in [*revision.documents, *revision.extra_files]:
-        descriptor = _file_descriptor(file)
+    for document in documents:
+        descriptor = Descriptor(
+            media_type=document.media_type,
+            digest=document.digest,
+            size=document.size,
+            annotations=_file_annotations(document.path, document.mode),
+        )
         layers.append(descriptor)
-        if file.source is not None:
-            blobs.append((descriptor, file.source))
+        if document.content is not None:
+            verify_bytes(document.content, document.digest, document.size, document.path)
+            blobs.append((descriptor, document.content))
+        else:
+            referenced.append(descriptor)
+    for extra in revision.extra_files:
+        if extra.digest is None or extra.size is None:
+            raise InputError(
+                f"extra file {extra.path!r} has no digest or size",
+                hint="describe it with msr_oci.revision.loader.describe_extra_file(path)",
+            )
+        descriptor = Descriptor(
+            media_type=extra.media_type,
+            digest=extra.digest,
+            size=extra.size,
+            annotations=_file_annotations(extra.path, extra.mode),
+        )
+        layers.append(descriptor)
+        if extra.source is not None:
+            blobs.append((descriptor, extra.source))
         else:
             referenced.append(descriptor)
     manifest = ImageManifest(
@@ -204,6 +236,16 @@ def encode_revision(revision: ModelServingRevision) -> EncodedRevision:
     return EncodedRevision(manifest, manifest_bytes, descriptor, blobs, referenced)
 
 
+def file_mode(descriptor: Descriptor) -> int | None:
+    """The permission bits a layer was published with (rwx only), or None."""
+    text = (descriptor.annotations or {}).get(ANNOTATION_FILE_MODE)
+    if text is None:
+        return None
+    if not re.fullmatch(r"0?[0-7]{3}", text):
+        raise InvalidRevisionRecord(f"layer {descriptor.digest}: file mode {text!r} is not 4 octal digits")
+    return int(text, 8)
+
+
 def check_artifact(manifest: ImageManifest | ImageIndex) -> None:
     """Raise ``NotARevision`` unless ``manifest`` is a model serving revision."""
     if not isinstance(manifest, ImageManifest):
@@ -211,17 +253,18 @@ def check_artifact(manifest: ImageManifest | ImageIndex) -> None:
             "this reference points to an image index, not a model serving revision",
             hint="give the reference of a revision pushed by msr (name:version or name@digest)",
         )
-    if manifest.config.media_type not in _CONFIG_TYPES:
+    expected_type = _CONFIG_TYPES.get(manifest.config.media_type)
+    if expected_type is None:
         kind = manifest.artifact_type or manifest.config.media_type
         raise NotARevision(
             f"not a model serving revision: the artifact is {kind!r}, expected {ARTIFACT_TYPE!r} "
             f"with a {MEDIA_TYPE_CONFIG!r} config",
             hint="this repository or tag holds other content (a container image or another artifact)",
         )
-    expected = _CONFIG_TYPES[manifest.config.media_type]
-    if manifest.artifact_type not in (None, expected):
+    if manifest.artifact_type not in (None, expected_type):
         raise NotARevision(
-            f"not a model serving revision: artifactType is {manifest.artifact_type!r}, expected {expected!r}"
+            f"not a model serving revision: artifactType is {manifest.artifact_type!r}, "
+            f"expected {expected_type!r}"
         )
 
 
@@ -249,12 +292,13 @@ def decode_revision(
     verify_bytes(config_bytes, manifest.config.digest, manifest.config.size, "revision config")
     what = f"revision config {manifest.config.digest}"
     record = load_json_object(config_bytes, what, InvalidRevisionRecord)
-    for key in _NOT_STORED:
+    for key in (*_NOT_STORED, _RESOLVED):
         record.pop(key, None)
-    record.pop(_RESOLVED, None)
     record["digest"] = digest
     if reference_name is not None:
         record["id"] = f"{reference_name}@{digest}"
+    if manifest.config.media_type == MEDIA_TYPE_CONFIG_V1:
+        record["documents"] = _v1_documents(manifest)
     try:
         revision = ModelServingRevision.model_validate(record)
     except ValidationError as exc:
@@ -264,34 +308,44 @@ def decode_revision(
             f"revision config {manifest.config.digest}: field {where!r}: {first['msg']}"
         ) from None
     _check_layers(manifest, revision)
+    # what the stored documents say, so an edit of the record through the API is noticed on publish
+    for document in revision.documents:
+        if document.role == "model-definition":
+            document.view = revision.model_definition.to_document()
+        elif document.role == "service-configuration":
+            document.view = service_file_view(revision.service_configuration)
     return revision
 
 
+def _v1_documents(manifest: ImageManifest) -> list[dict[str, Any]]:
+    """v1 artifacts held the two documents, re-rendered by msr, as the first two layers."""
+    titles = [layer.title for layer in manifest.layers]
+    if titles[:2] != [MODEL_DEFINITION_FILE, DEPLOYMENT_CONFIG_FILE]:
+        raise InvalidRevisionRecord(
+            f"revision layers must start with {MODEL_DEFINITION_FILE} and {DEPLOYMENT_CONFIG_FILE}, "
+            f"found {titles[:2]}"
+        )
+    roles = ("model-definition", "service-configuration")
+    return [
+        {
+            "role": role,
+            "path": layer.title,
+            "digest": layer.digest,
+            "size": layer.size,
+            "media_type": layer.media_type,
+        }
+        for role, layer in zip(roles, manifest.layers[:2], strict=True)
+    ]
+
+
 def _check_layers(manifest: ImageManifest, revision: ModelServingRevision) -> None:
-    """v1: the two rendered documents, then exactly the extra files the record lists. v2: layers are
-    told apart by media type; the documents and the extra files must be the ones the record lists."""
-    if manifest.config.media_type == MEDIA_TYPE_CONFIG_V1:
-        titles = [layer.title for layer in manifest.layers]
-        if titles[:2] != [MODEL_DEFINITION_FILE, DEPLOYMENT_CONFIG_FILE]:
-            raise InvalidRevisionRecord(
-                f"revision layers must start with {MODEL_DEFINITION_FILE} and {DEPLOYMENT_CONFIG_FILE}, "
-                f"found {titles[:2]}"
-            )
-        extra_layers = manifest.layers[2:]
-    else:
-        extra_layers = [layer for layer in manifest.layers if layer.media_type not in DOCUMENT_MEDIA_TYPES]
-        documents = [layer for layer in manifest.layers if layer.media_type in DOCUMENT_MEDIA_TYPES]
-        if sum(layer.media_type == MEDIA_TYPE_MODEL_DEFINITION for layer in documents) != 1:
-            raise InvalidRevisionRecord(f"a revision carries exactly one {MEDIA_TYPE_MODEL_DEFINITION} layer")
-        if revision.documents and _triples(revision.documents) != _layer_triples(documents):
-            raise InvalidRevisionRecord("the revision's documents do not match the manifest's layers")
-    if _triples(revision.extra_files) != _layer_triples(extra_layers):
-        raise InvalidRevisionRecord("the revision's extra_files do not match the manifest's layers")
-
-
-def _triples(files: list[ExtraFile]) -> list[tuple[str | None, str | None, int | None]]:
-    return [(f.path, f.digest, f.size) for f in files]
-
-
-def _layer_triples(layers: list[Descriptor]) -> list[tuple[str | None, str | None, int | None]]:
-    return [(layer.title, layer.digest, layer.size) for layer in layers]
+    """The layers must be exactly the documents and extra files the record lists, in that order."""
+    listed: list[tuple[str | None, str | None, int | None, int | None]]
+    listed = [(d.path, d.digest, d.size, d.mode) for d in revision.documents]
+    listed += [(f.path, f.digest, f.size, f.mode) for f in revision.extra_files]
+    v1 = manifest.config.media_type == MEDIA_TYPE_CONFIG_V1
+    carried = [
+        (layer.title, layer.digest, layer.size, None if v1 else file_mode(layer)) for layer in manifest.layers
+    ]
+    if listed != carried:
+        raise InvalidRevisionRecord("the revision's files do not match the manifest's layers")

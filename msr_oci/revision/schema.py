@@ -46,15 +46,6 @@ def _config_schema() -> dict[str, Any]:
     for name in _NOT_IN_CONFIG:
         schema["properties"].pop(name, None)
     schema["$defs"]["ExtraFile"]["properties"].pop("source", None)
-    # the view with Backend.AI HEAD's defaults applied, computed apart from what the user set
-    schema["properties"]["resolved"] = {
-        "type": "object",
-        "description": "model_definition and service_configuration with every default applied",
-        "properties": {
-            "model_definition": {"$ref": "#/$defs/ModelDefinition"},
-            "service_configuration": {"$ref": "#/$defs/ServiceConfiguration"},
-        },
-    }
     return schema
 
 

@@ -1,25 +1,21 @@
-"""How a revision is deployed: deployment-config.yaml plus the deployment API's settings.
-
-The value sets follow Backend.AI's (``common/types.py``, ``common/dto/manager/deployment/request.py``):
-the runtime variant is an open string (admins add variants as database rows), cluster modes are
-``single-node``/``multi-node``, a deployment strategy is ``{type: ROLLING|BLUE_GREEN, rolling_update,
-blue_green}`` and the replica count is ``replica_count``. Older spellings are accepted on input.
-"""
+"""How a revision is deployed: the service configuration file's keys plus the deployment API's settings,
+with Backend.AI's own value sets (common/types.py, common/dto/manager/deployment/request.py at
+lablup/backend.ai c0032c472e)."""
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import AliasChoices, Field, JsonValue, StringConstraints, field_validator, model_validator
 
 from msr_oci.revision._base import BackendAIModel
 
 __all__ = [
+    "FILE_KEYS",
     "BlueGreen",
     "ClusterMode",
     "DeploymentStrategy",
-    "DeploymentStrategyType",
     "RollingUpdate",
     "RuntimeVariant",
     "ServiceConfiguration",
@@ -29,7 +25,7 @@ __all__ = [
 
 
 class RuntimeVariant(StrEnum):
-    """The runtime variants Backend.AI ships; any other non-empty name is accepted too."""
+    """The runtime variants Backend.AI ships; the field itself is an open string (admins add rows)."""
 
     VLLM = "vllm"
     SGLANG = "sglang"
@@ -40,15 +36,7 @@ class RuntimeVariant(StrEnum):
     CUSTOM = "custom"
 
 
-class ClusterMode(StrEnum):
-    SINGLE_NODE = "single-node"
-    MULTI_NODE = "multi-node"
-
-
-class DeploymentStrategyType(StrEnum):
-    ROLLING = "ROLLING"
-    BLUE_GREEN = "BLUE_GREEN"
-
+ClusterMode = Literal["single-node", "multi-node"]
 
 #: runtime variant -> (default port, default health check path); None where Backend.AI has none
 _VARIANT_DEFAULTS: Final[dict[str, tuple[int | None, str | None]]] = {
@@ -61,22 +49,22 @@ _VARIANT_DEFAULTS: Final[dict[str, tuple[int | None, str | None]]] = {
     RuntimeVariant.CUSTOM: (None, None),
 }
 
+#: the keys Backend.AI itself reads from deployment-config.yaml / service-definition.toml (HEAD);
+#: the others are request fields that msr carries for `msr render`
+FILE_KEYS: Final = frozenset({"image", "architecture", "resource_slots", "resource_opts", "environ"})
+
 
 def default_port(variant: str) -> int | None:
-    """The port Backend.AI assumes for a known variant; None for custom and variants it does not ship."""
-    return _VARIANT_DEFAULTS.get(str(variant), (None, None))[0]
+    return _VARIANT_DEFAULTS.get(variant, (None, None))[0]
 
 
 def default_health_path(variant: str) -> str | None:
-    return _VARIANT_DEFAULTS.get(str(variant), (None, None))[1]
+    return _VARIANT_DEFAULTS.get(variant, (None, None))[1]
 
 
 Percent = Annotated[str, StringConstraints(pattern=r"^(100|[1-9]?[0-9])%$")]
 #: a replica count, or a percentage of the desired replicas such as "25%"
 ReplicaDelta = Annotated[int, Field(ge=0)] | Percent
-RuntimeVariantName = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
-]
 
 
 class RollingUpdate(BackendAIModel):
@@ -89,36 +77,32 @@ class BlueGreen(BackendAIModel):
     promote_delay_seconds: Annotated[int, Field(ge=0)] = 0
 
 
-_OLD_STRATEGY_TYPES: Final = {"rolling": "ROLLING", "blue-green": "BLUE_GREEN", "blue_green": "BLUE_GREEN"}
-_OLD_STRATEGY_FIELDS: Final = {
-    "ROLLING": ("rolling_update", ("max_surge", "max-surge", "max_unavailable", "max-unavailable")),
-    "BLUE_GREEN": (
-        "blue_green",
-        ("auto_promote", "auto-promote", "promote_delay_seconds", "promote-delay-seconds"),
-    ),
-}
+_ROLLING_KEYS: Final = ("max_surge", "max_unavailable")
+_BLUE_GREEN_KEYS: Final = ("auto_promote", "promote_delay_seconds")
 
 
 class DeploymentStrategy(BackendAIModel):
-    type: DeploymentStrategyType = DeploymentStrategyType.ROLLING
+    """``{type: ROLLING|BLUE_GREEN, rolling_update, blue_green}``; the flat shape of msr <= 0.1
+    (``{type: rolling, max_surge, ...}``) is read too."""
+
+    type: Literal["ROLLING", "BLUE_GREEN"] = "ROLLING"
     rolling_update: RollingUpdate | None = None
     blue_green: BlueGreen | None = None
 
     @model_validator(mode="before")
     @classmethod
-    def _accept_old_shape(cls, data: Any) -> Any:
-        """Old msr shape ``{type: rolling, max_surge: 1}`` -> ``{type: ROLLING, rolling_update: {...}}``."""
-        if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+    def _old_shape(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
             return data
-        kind = data["type"]
-        kind = _OLD_STRATEGY_TYPES.get(kind, kind.upper() if kind.upper() in _OLD_STRATEGY_FIELDS else kind)
-        section, flat_keys = _OLD_STRATEGY_FIELDS.get(kind, ("", ()))
-        moved = {k: v for k, v in data.items() if k in flat_keys}
-        if not moved:
-            return {**data, "type": kind}
-        rest = {k: v for k, v in data.items() if k not in flat_keys}
-        nested = dict(rest.get(section) or {})
-        return {**rest, "type": kind, section: {**moved, **nested}}
+        data = {k.replace("-", "_") if isinstance(k, str) else k: v for k, v in data.items()}
+        kind = data.get("type")
+        if isinstance(kind, str):
+            data["type"] = kind.upper().replace("-", "_")
+        for section, keys in (("rolling_update", _ROLLING_KEYS), ("blue_green", _BLUE_GREEN_KEYS)):
+            moved = {key: data.pop(key) for key in keys if key in data}
+            if moved:
+                data[section] = {**moved, **(data.get(section) or {})}
+        return data
 
 
 class ServiceConfiguration(BackendAIModel):
@@ -129,18 +113,22 @@ class ServiceConfiguration(BackendAIModel):
     #: e.g. {"shmem": "2g"}
     resource_opts: dict[str, JsonValue] = Field(default_factory=dict)
     environ: dict[str, str] = Field(default_factory=dict)
-    #: an open string: Backend.AI's known variants or one an administrator added
-    runtime_variant: RuntimeVariantName = RuntimeVariant.CUSTOM.value
+    # request fields (Backend.AI never reads them from the file)
+    runtime_variant: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "custom"
     replica_count: Annotated[int, Field(ge=0)] = Field(
         default=1, validation_alias=AliasChoices("replica_count", "replicas", "desired_session_count")
     )
-    cluster_mode: ClusterMode = ClusterMode.SINGLE_NODE
+    cluster_mode: ClusterMode = "single-node"
     cluster_size: Annotated[int, Field(ge=1)] = 1
     model_mount_destination: str = "/models"
     deployment_strategy: DeploymentStrategy | None = None
 
     @field_validator("cluster_mode", mode="before")
     @classmethod
-    def _cluster_mode_any_spelling(cls, value: Any) -> Any:
-        # Backend.AI accepts SINGLE_NODE, single_node, Single-Node, ...
-        return value.strip().lower().replace("_", "-") if isinstance(value, str) else value
+    def _cluster_mode(cls, value: Any) -> Any:
+        # Backend.AI accepts SINGLE_NODE, single-node, Single_Node...
+        return value.lower().replace("_", "-") if isinstance(value, str) else value
+
+    @property
+    def replicas(self) -> int:
+        return self.replica_count
