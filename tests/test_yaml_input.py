@@ -6,13 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from msr_oci.cli.app import app
 from msr_oci.revision import RevisionInputError
 from msr_oci.revision.loader import MAX_TREE_DEPTH, load_revision_dir
-from msr_oci.revision.yaml_input import MAX_DEPTH, YamlRefused, parse_yaml
+from msr_oci.revision.yaml_reader import MAX_DEPTH, YamlProblem, parse_yaml
 
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
@@ -24,7 +23,7 @@ DEFINITION = (
 
 def test_alias_bomb_is_refused_before_expansion() -> None:
     assert len(BOMB.encode()) < 700  # 9**9 = 387 million leaves once expanded
-    with pytest.raises(YamlRefused, match="alias bomb"):
+    with pytest.raises(YamlProblem, match="through anchors and aliases"):
         parse_yaml(BOMB)
 
 
@@ -34,14 +33,14 @@ def test_small_aliases_still_work() -> None:
 
 
 def test_duplicate_key_is_refused_with_its_line() -> None:
-    with pytest.raises(YamlRefused) as caught:
+    with pytest.raises(YamlProblem) as caught:
         parse_yaml("image: a\narchitecture: x86_64\nimage: b\n")
-    assert caught.value.problem_mark is not None and caught.value.problem_mark.line + 1 == 3
-    assert "duplicate key 'image' (first given on line 1)" in str(caught.value)
+    assert caught.value.line == 3
+    assert "duplicate key 'image' (first on line 1)" in str(caught.value)
 
 
 def test_deep_nesting_is_refused() -> None:
-    with pytest.raises(YamlRefused, match=f"deeper than {MAX_DEPTH}"):
+    with pytest.raises(YamlProblem, match=str(MAX_DEPTH)):
         parse_yaml("[" * 5000 + "]" * 5000)
     assert parse_yaml("[" * 10 + "]" * 10).data is not None
 
@@ -59,9 +58,9 @@ def _directory(tmp_path: Path, **files: str) -> Path:
 @pytest.mark.parametrize(
     ("file", "text", "message", "line"),
     [
-        ("model-definition.yaml", BOMB, "alias bomb", None),
+        ("model-definition.yaml", BOMB, "through anchors and aliases", None),
         ("deployment-config.yaml", "image: a\nimage: b\n", "duplicate key 'image'", 2),
-        ("revision.yaml", "labels: " + "[" * 200 + "]" * 200 + "\n", "nesting deeper", 1),
+        ("revision.yaml", "labels: " + "[" * 200 + "]" * 200 + "\n", "deep", None),
     ],
 )
 def test_revision_files_refuse_hostile_yaml(
@@ -85,7 +84,7 @@ def test_deep_directory_tree_is_a_clear_exit_2(tmp_path: Path) -> None:
     try:
         with pytest.raises(RevisionInputError) as caught:
             load_revision_dir(root, name="m", version="1")
-        assert f"deeper than {MAX_TREE_DEPTH} levels" in caught.value.problems[0].message
+        assert f"nested deeper than {MAX_TREE_DEPTH} directories" in caught.value.problems[0].message
         result = CliRunner().invoke(app, ["validate", str(root)])
         assert result.exit_code == 2, result.output
         assert "deeper than" in result.output
@@ -100,5 +99,5 @@ def test_cli_yaml_values_use_the_same_reader() -> None:
     from msr_oci.cli.inputs import scalar
 
     assert scalar("3") == 3
-    with pytest.raises(yaml.YAMLError):
+    with pytest.raises(YamlProblem):
         parse_yaml("{a: 1, a: 2}")

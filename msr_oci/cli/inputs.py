@@ -74,26 +74,22 @@ def number_pairs(values: Iterable[str], option: str) -> dict[str, float]:
 
 def scalar(value: str) -> Any:
     """``100`` -> 100, ``0.5`` -> 0.5, ``true`` -> True, anything else stays a string."""
-    import yaml
-
-    from msr_oci.revision.yaml_input import parse_yaml
+    from msr_oci.revision.yaml_reader import YamlProblem, parse_yaml
 
     try:
         parsed = parse_yaml(value).data
-    except yaml.YAMLError:
+    except YamlProblem:
         return value
     return parsed if isinstance(parsed, int | float | bool) else value
 
 
 def _structured(text: str, where: str) -> Any:
-    import yaml
-
     from msr_oci.oci.errors import InputError
-    from msr_oci.revision.yaml_input import parse_yaml
+    from msr_oci.revision.yaml_reader import YamlProblem, parse_yaml
 
     try:
         return parse_yaml(text).data
-    except yaml.YAMLError as exc:
+    except YamlProblem as exc:
         problem = " ".join(str(exc).split())
         raise InputError(f"--filter {where}: not valid JSON/YAML: {problem}") from None
 
