@@ -9,7 +9,7 @@ import typer
 
 from msr_oci.cli import inputs, output, progress
 from msr_oci.cli.context import run, run_with_registry, settings_of
-from msr_oci.cli.options import Output, RefArg
+from msr_oci.cli.options import Output, RefArg, StrictOpt, TargetOpt
 from msr_oci.cli.output import OutputFormat
 
 if TYPE_CHECKING:
@@ -28,6 +28,8 @@ def _load(
     version: str,
     *,
     runtime_variant: str | None,
+    target: str,
+    strict: bool,
     labels: list[str],
     metrics: list[str],
     params: list[str],
@@ -35,9 +37,21 @@ def _load(
     description: str | None,
     created_by: str | None,
 ) -> ModelServingRevision:
+    from msr_oci.revision.errors import Problem
     from msr_oci.revision.loader import load_revision_dir
 
-    revision = load_revision_dir(directory, name=name, version=version, runtime_variant=runtime_variant)
+    warnings: list[Problem] = []
+    revision = load_revision_dir(
+        directory,
+        name=name,
+        version=version,
+        runtime_variant=runtime_variant,
+        target=target,
+        strict=strict,
+        warnings=warnings,
+    )
+    for warning in warnings:  # the same warnings `msr validate` prints
+        typer.echo(f"warning: {warning}", err=True)
     update: dict[str, Any] = {
         "labels": {**revision.labels, **inputs.pairs(labels, "--label")},
         "metrics": {**revision.metrics, **inputs.number_pairs(metrics, "--metric")},
@@ -85,6 +99,8 @@ def push(
         str | None,
         typer.Option(help="Runtime variant (picks the table of a legacy service-definition.toml)."),
     ] = None,
+    target: TargetOpt = "head",
+    strict: StrictOpt = False,
     update: Annotated[
         bool, typer.Option("--update", help="Publish new content for an existing version (keeps history).")
     ] = False,
@@ -103,6 +119,8 @@ def push(
             located.name,
             version,
             runtime_variant=runtime_variant,
+            target=target,
+            strict=strict,
             labels=label or [],
             metrics=metric or [],
             params=param or [],
