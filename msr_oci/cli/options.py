@@ -28,18 +28,25 @@ RefArg = Annotated[
 ]
 NameArg = Annotated[str, typer.Argument(help="Revision NAME, optionally with a registry host.")]
 
-#: the releases msr knows the reading rules of (msr_oci.revision.loader.TARGETS; kept literal here so the
-#: CLI starts without importing the revision layer)
-TargetOpt = Annotated[
-    str,
+
+class TargetRelease(enum.StrEnum):
+    """The Backend.AI release whose reading rules a revision is checked against."""
+
+    head = "head"
+    r26_4_3 = "26.4.3"
+    r24_09 = "24.09"
+
+
+Target = Annotated[
+    TargetRelease,
     typer.Option(
         "--target",
-        help="Check as this Backend.AI release reads the files: head (default, the draft reading), "
-        "26.4.3 (strict: unknown keys and health_check.enable rejected, start_command required) or "
-        "24.09 (start_command as a list only).",
+        metavar="RELEASE",
+        help="Check against this Backend.AI release's rules: head (default: the draft reading), "
+        "26.4.3 (unknown keys, 'enable' refused; model_path and start_command required), "
+        "24.09 (also: start_command only as a list).",
     ),
 ]
-StrictOpt = Annotated[
-    bool,
-    typer.Option("--strict", help="Unknown keys are errors instead of warnings (with a 'did you mean')."),
+Strict = Annotated[
+    bool, typer.Option("--strict", help="Treat keys Backend.AI does not read as errors (else warnings).")
 ]

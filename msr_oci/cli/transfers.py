@@ -9,7 +9,7 @@ import typer
 
 from msr_oci.cli import inputs, output, progress
 from msr_oci.cli.context import run, run_with_registry, settings_of
-from msr_oci.cli.options import Output, RefArg, StrictOpt, TargetOpt
+from msr_oci.cli.options import Output, RefArg, Strict, Target, TargetRelease
 from msr_oci.cli.output import OutputFormat
 
 if TYPE_CHECKING:
@@ -28,14 +28,15 @@ def _load(
     version: str,
     *,
     runtime_variant: str | None,
-    target: str,
-    strict: bool,
     labels: list[str],
     metrics: list[str],
     params: list[str],
     lineage: dict[str, str | None],
     description: str | None,
     created_by: str | None,
+    target: str = "head",
+    strict: bool = False,
+    quiet: bool = False,
 ) -> ModelServingRevision:
     from msr_oci.revision.errors import Problem
     from msr_oci.revision.loader import load_revision_dir
@@ -50,8 +51,8 @@ def _load(
         strict=strict,
         warnings=warnings,
     )
-    for warning in warnings:  # the same warnings `msr validate` prints
-        typer.echo(f"warning: {warning}", err=True)
+    for warning in warnings:  # the same warnings `msr validate` prints (skipped files, unknown keys)
+        output.note(f"warning: {warning}", quiet=quiet)
     update: dict[str, Any] = {
         "labels": {**revision.labels, **inputs.pairs(labels, "--label")},
         "metrics": {**revision.metrics, **inputs.number_pairs(metrics, "--metric")},
@@ -99,17 +100,21 @@ def push(
         str | None,
         typer.Option(help="Runtime variant (picks the table of a legacy service-definition.toml)."),
     ] = None,
-    target: TargetOpt = "head",
-    strict: StrictOpt = False,
     update: Annotated[
         bool, typer.Option("--update", help="Publish new content for an existing version (keeps history).")
     ] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite a version that holds other content.")
     ] = False,
+    target: Target = TargetRelease.head,
+    strict: Strict = False,
+    any_version: Annotated[
+        bool,
+        typer.Option("--any-version", help="Allow a version that is not SemVer 2.0 (e.g. a date or 'v2')."),
+    ] = False,
     fmt: Output = OutputFormat.text,
 ) -> None:
-    """Publish a revision directory as NAME:VERSION."""
+    """Publish a revision directory as NAME:VERSION (SemVer 2.0): every file as written, with its mode."""
     settings = settings_of(ctx)
     located, version = run(settings, lambda: inputs.split_version(ref))
     revision = run(
@@ -119,8 +124,6 @@ def push(
             located.name,
             version,
             runtime_variant=runtime_variant,
-            target=target,
-            strict=strict,
             labels=label or [],
             metrics=metric or [],
             params=param or [],
@@ -132,6 +135,9 @@ def push(
             },
             description=description,
             created_by=created_by,
+            target=target.value,
+            strict=strict,
+            quiet=settings.quiet,
         ),
     )
     total = _upload_size(revision) if progress.wanted(settings) else None
@@ -140,7 +146,9 @@ def push(
         with progress.transfer(settings, f"push {located.name}:{version}", total) as advance:
             if update:  # the registry maps a semver "+" in the reference onto its tag
                 return await reg.update_revision(f"{located.name}:{version}", revision, progress=advance)
-            return await reg.create_revision(revision, overwrite=force, progress=advance)
+            return await reg.create_revision(
+                revision, overwrite=force, progress=advance, any_version=any_version
+            )
 
     revision_id = run_with_registry(settings, located.namespace, publish)
     record = _id_record(revision_id, name=revision.name, version=revision.version)
