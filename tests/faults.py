@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import random
 import socket
+import ssl
 import struct
 import threading
 from collections import Counter
@@ -70,8 +71,9 @@ Handler = Callable[[Request], Awaitable[Answer]]
 class ScriptedServer:
     """``with ScriptedServer(handler) as server:`` serves on ``server.host`` until the block ends."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, *, tls: ssl.SSLContext | None = None) -> None:
         self.handler = handler
+        self.tls = tls  # a server context: serve HTTPS instead of plain HTTP
         self.requests: list[Request] = []
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -90,7 +92,7 @@ class ScriptedServer:
         self._thread.start()
 
         async def start() -> asyncio.Server:
-            return await asyncio.start_server(self._serve, "127.0.0.1", 0)
+            return await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
 
         self._server = self.call(start())
         self._port = self._server.sockets[0].getsockname()[1]

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from msr_oci.oci.errors import AuthError, InputError, Unauthorized
+from msr_oci.oci.reference import is_loopback_host
 
 ENV_USERNAME = "MSR_REGISTRY_USERNAME"
 ENV_PASSWORD = "MSR_REGISTRY_PASSWORD"
@@ -260,8 +261,16 @@ class Authenticator:
     requests for a new scope fetch their token up front instead of waiting for another 401.
     """
 
-    def __init__(self, host: str, credentials: Callable[[], Credentials | None], send: SendToken) -> None:
+    def __init__(
+        self,
+        host: str,
+        credentials: Callable[[], Credentials | None],
+        send: SendToken,
+        *,
+        plain_http_chosen: bool = False,
+    ) -> None:
         self.host = host
+        self._plain_http_chosen = plain_http_chosen
         self._credentials_source = credentials
         self._credentials: Credentials | None = None
         self._credentials_loaded = False
@@ -309,7 +318,7 @@ class Authenticator:
             new = creds.basic_header()
         elif challenge.scheme == "bearer" and challenge.params.get("realm"):
             self._scheme = "bearer"
-            self._realm = challenge.params["realm"]
+            self._realm = self._checked_realm(challenge.params["realm"])
             self._service = challenge.params.get("service", "")
             wanted = merge_scopes([*scopes, *filter(None, [challenge.params.get("scope")])])
             key = (self._realm, self._service, wanted)
@@ -318,6 +327,30 @@ class Authenticator:
         else:
             return None
         return None if new == sent else new
+
+    def _checked_realm(self, realm: str) -> str:
+        """The token realm, refused unless credentials and tokens would travel over TLS or stay local.
+
+        A realm over plain HTTP is accepted only on a loopback host or when the user chose plain HTTP
+        (``--plain-http``); otherwise anyone on the path would read the password and the token.
+        """
+        try:
+            url = httpx.URL(realm)
+        except httpx.InvalidURL:
+            url = None
+        if url is None or url.scheme not in ("http", "https") or not url.host:
+            raise AuthError(
+                f"{self.host} named an unusable token realm {realm!r}",
+                hint="the registry's auth configuration must give an absolute https:// realm",
+            )
+        if url.scheme == "http" and not (self._plain_http_chosen or is_loopback_host(url.netloc.decode())):
+            raise AuthError(
+                f"{self.host} named the token realm {url.scheme}://{url.netloc.decode()}{url.path} over "
+                "plain HTTP; msr-oci sends no credentials or token requests there",
+                hint="configure the registry's token realm as https://, or pass --plain-http if "
+                "plain HTTP is intended",
+            )
+        return realm
 
     async def _bearer(self, realm: str, service: str, scopes: tuple[str, ...]) -> str:
         key = (realm, service, scopes)
