@@ -27,10 +27,11 @@ async def test_oras_py_pulls_a_revision_with_real_file_names(registry, tmp_path:
     client = oras.client.OrasClient(hostname=registry.host, insecure=True)
     client.pull(target=f"{namespace}/http-demo:1.0.0", outdir=str(out))
     pulled = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert pulled == ["deployment-config.yaml", "model-definition.yaml", "site/index.html"]
-    # the content is what was published, and what Backend.AI's fetch path hands over
+    assert pulled == ["deployment-config.yaml", "model-definition.yaml", "revision.yaml", "site/index.html"]
+    # a peer that knows nothing of msr gets the user's files byte for byte, as the fetch path does
+    source = EXAMPLES / "custom-http-server"
     for name in pulled:
-        assert (out / name).read_bytes() == (fetched.path / name).read_bytes()
+        assert (out / name).read_bytes() == (source / name).read_bytes() == (fetched.path / name).read_bytes()
     definition = ModelDefinition.model_validate(yaml.safe_load((out / "model-definition.yaml").read_text()))
     assert definition == revision.model_definition
     service = yaml.safe_load((out / "deployment-config.yaml").read_text())

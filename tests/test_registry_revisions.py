@@ -336,11 +336,11 @@ async def test_diff(reg: AsyncRemoteRegistry) -> None:
     await reg.create_revision(make_revision(version="1.0.0", labels={"team": "risk"}))
     changed = make_revision(version="1.1.0", labels={"team": "risk", "tier": "gold"})
     data = changed.model_dump()
-    data["service_configuration"]["replicas"] = 3
+    data["service_configuration"]["replica_count"] = 3
     await reg.create_revision(ModelServingRevision.model_validate(data))
     entries = {(e.path, e.change) for e in await reg.diff("fraud-detector:1.0.0", "fraud-detector:1.1.0")}
     assert ("labels.tier", "added") in entries
-    assert ("service_configuration.replicas", "changed") in entries
+    assert ("service_configuration.replica_count", "changed") in entries
     assert not any(path.startswith("model_definition") for path, _ in entries)
 
 

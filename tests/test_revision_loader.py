@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from msr_oci.revision import RevisionInputError, RuntimeVariant, encode_revision
+from msr_oci.revision.errors import Problem
 from msr_oci.revision.loader import describe_extra_file, load_revision_dir, validate_revision_dir
 
 DATA = Path(__file__).parent / "data" / "revisions"
@@ -40,7 +41,7 @@ def load_error(root: Path, **kwargs: str) -> RevisionInputError:
 def test_minimal_directory() -> None:
     revision = load_revision_dir(DATA / "minimal", name="echo", version="1.0.0")
     assert revision.model_definition.models[0].service.port == 8000  # type: ignore[union-attr]
-    assert revision.service_configuration.runtime_variant is RuntimeVariant.CUSTOM
+    assert revision.service_configuration.runtime_variant == RuntimeVariant.CUSTOM
     assert revision.extra_files == []
 
 
@@ -48,8 +49,9 @@ def test_older_kebab_case_shape() -> None:
     revision = load_revision_dir(DATA / "older-24.03", name="classifier", version="0.1.0")
     service = revision.model_definition.models[0].service
     assert service is not None
-    assert service.start_command == ["python", "serve.py"]
-    assert service.health_check is not None and service.health_check.enable is True
+    # Backend.AI HEAD joins a list under start-command into one line
+    assert service.start_command == "python serve.py"
+    assert service.health_check is not None and service.health_check.enabled
     assert service.health_check.max_retries == 3
 
 
@@ -71,10 +73,20 @@ def test_kebab_key_error_reports_the_line_of_the_kebab_key(tmp_path: Path) -> No
 
 
 def test_missing_field_names_the_field_and_how_to_fix(tmp_path: Path) -> None:
-    write(tmp_path, {"model-definition.yaml": "models:\n  - name: m\n    service:\n      port: 8000\n"})
+    write(
+        tmp_path, {"model-definition.yaml": "models:\n  - model_path: /m\n    service:\n      port: 8000\n"}
+    )
     error = load_error(tmp_path)
+    assert (error.field, error.line) == ("models[0].name", 2)
+    assert error.hint == "add 'name'"
+
+
+def test_model_path_is_optional_at_head_and_required_by_26_4_3(tmp_path: Path) -> None:
+    # HEAD fills model_path from the mount destination; 26.4.3's trafaret required it
+    write(tmp_path, {"model-definition.yaml": "models:\n  - name: m\n    service:\n      port: 8000\n"})
+    assert load_revision_dir(tmp_path, name="m", version="1").model_definition.models[0].model_path is None
+    error = load_error(tmp_path, target="26.4.3")
     assert (error.field, error.line) == ("models[0].model_path", 2)
-    assert error.hint == "add 'model_path'"
 
 
 def test_yaml_syntax_error_has_a_line(tmp_path: Path) -> None:
@@ -131,7 +143,7 @@ environment = { image = "cr.backend.ai/stable/sglang:0.3", architecture = "aarch
 def test_legacy_toml_is_normalised(tmp_path: Path) -> None:
     write(tmp_path, {"model-definition.yaml": DEFINITION, "service-definition.toml": TOML})
     config = load_revision_dir(tmp_path, name="m", version="1", runtime_variant="vllm").service_configuration
-    assert config.runtime_variant is RuntimeVariant.VLLM
+    assert config.runtime_variant == RuntimeVariant.VLLM
     assert (config.image, config.architecture) == ("cr.backend.ai/stable/vllm:0.6", "x86_64")
     assert config.resource_slots == {"cpu": 4, "mem": "16g", "cuda.shares": 1}
     assert config.environ == {"A": "1"}
@@ -143,19 +155,28 @@ def test_legacy_toml_with_several_variants_needs_a_choice(tmp_path: Path) -> Non
     write(tmp_path, {"model-definition.yaml": DEFINITION, "service-definition.toml": TOML})
     error = load_error(tmp_path)
     assert error.file == "service-definition.toml"
-    assert "sglang, vllm" in str(error) and "runtime_variant" in str(error)
-    assert "no [nim] table" in str(load_error(tmp_path, runtime_variant="nim"))
+    assert "sglang, vllm" in str(error) and "--runtime-variant" in str(error)
+    # Backend.AI 25.x ignores a file without the variant's table; msr loads it and says so
+    warnings: list[Problem] = []
+    load_revision_dir(tmp_path, name="m", version="1", runtime_variant="nim", warnings=warnings)
+    assert any("no [nim] table" in w.message for w in warnings)
 
 
-def test_legacy_toml_requires_image_and_architecture(tmp_path: Path) -> None:
+def test_per_variant_toml_without_environment_loads_and_warns_of_no_image(tmp_path: Path) -> None:
+    # 25.x: `environment` is optional in a variant table (25.12.0 services/model_serving.py 188-206)
     write(
         tmp_path,
         {
             "model-definition.yaml": DEFINITION,
-            "service-definition.toml": '[vllm]\nenvironment = { image = "x" }\n',
+            "service-definition.toml": "[vllm]\nresource_slots = { cpu = 2 }\n",
         },
     )
-    assert load_error(tmp_path).field == "vllm.environment.architecture"
+    warnings: list[Problem] = []
+    config = load_revision_dir(tmp_path, name="m", version="1", warnings=warnings).service_configuration
+    assert (config.image, config.resource_slots, config.runtime_variant) == (None, {"cpu": 2}, "vllm")
+    assert [(w.file, w.field) for w in warnings if "no image" in w.message] == [
+        ("service-definition.toml", "environment.image")
+    ]
 
 
 def test_legacy_toml_syntax_error_has_a_line(tmp_path: Path) -> None:
@@ -210,7 +231,9 @@ def test_extra_files_are_collected_safely(tmp_path: Path) -> None:
     ]
     assert revision.extra_files[2].source == root / "tokenizer/tokenizer.json"
     warnings = [p for p in validate_revision_dir(root) if p.severity == "warning"]
-    assert [(p.file, "outside" in p.message) for p in warnings] == [("leak.txt", True)]
+    assert [(p.file, "outside" in p.message) for p in warnings if "skipped" in p.message] == [
+        ("leak.txt", True)
+    ]
 
 
 def test_describe_extra_file_hashes_in_chunks(tmp_path: Path) -> None:
@@ -235,7 +258,7 @@ def test_every_example_loads_validates_and_encodes(example: str) -> None:
 
 def test_examples_cover_the_required_variants() -> None:
     variants = {
-        load_revision_dir(EXAMPLES / d, name=d, version="1").service_configuration.runtime_variant.value
+        load_revision_dir(EXAMPLES / d, name=d, version="1").service_configuration.runtime_variant
         for d in ("vllm-llama", "sglang-qwen", "tgi-mistral", "custom-http-server", "legacy-toml")
     }
     assert variants == {"vllm", "sglang", "huggingface-tgi", "custom"}

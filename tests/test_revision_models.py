@@ -68,11 +68,13 @@ def test_unknown_keys_are_kept_and_written_back() -> None:
 
 
 def test_health_check_block_without_enable_means_enabled() -> None:
-    assert service(health_check={"path": "/ready"}).health_check.enable is True  # type: ignore[union-attr]
-    assert service(health_check={"path": "/ready", "enable": False}).health_check.enable is False  # type: ignore[union-attr]
-    assert service(health_check={}).health_check.enable is False  # type: ignore[union-attr]
-    assert service(health_check=None).health_check.enable is False  # type: ignore[union-attr]
+    assert service(health_check={"path": "/ready"}).health_check.enabled  # type: ignore[union-attr]
+    assert not service(health_check={"path": "/ready", "enable": False}).health_check.enabled  # type: ignore[union-attr]
+    assert not service(health_check={}).health_check.enabled  # type: ignore[union-attr]
+    assert service(health_check=None).health_check is None
     assert service().health_check is None
+    # nothing is written back: `enable` exists only since 26.4.4, and older releases refuse the key
+    assert "enable" not in service(health_check={"path": "/ready"}).to_document()["health_check"]
 
 
 def test_health_check_defaults_match_backend_ai() -> None:
@@ -94,7 +96,7 @@ def test_shell_null_disables_wrapping_and_survives_serialization() -> None:
 def test_older_shapes_are_accepted() -> None:
     # 24.03: list start_command, explicit health_check.path; 25.x: string start_command
     old = service(start_command=["python", "serve.py"], health_check={"path": "/healthz"})
-    assert old.start_command == ["python", "serve.py"]
+    assert old.start_command == "python serve.py"
     newer = service(start_command="python serve.py")
     assert newer.command_line("/m") == "python serve.py"
 
@@ -137,15 +139,38 @@ def test_metadata_aliases() -> None:
 
 def test_service_configuration_defaults_and_strategies() -> None:
     config = ServiceConfiguration()
-    assert config.runtime_variant is RuntimeVariant.CUSTOM
-    assert (config.replicas, config.cluster_size, config.model_mount_destination) == (1, 1, "/models")
+    assert config.runtime_variant == RuntimeVariant.CUSTOM
+    assert (config.replica_count, config.cluster_size, config.model_mount_destination) == (1, 1, "/models")
+    assert config.cluster_mode == "single-node"
+    # the flat shape of msr <= 0.1 reads into Backend.AI's {type, rolling_update, blue_green}
     rolling = ServiceConfiguration.model_validate(
         {"deployment_strategy": {"type": "rolling", "max_surge": "25%", "max_unavailable": 1}}
     )
-    assert isinstance(rolling.deployment_strategy, RollingUpdate)
-    assert rolling.deployment_strategy.max_surge == "25%"
+    assert rolling.deployment_strategy is not None and rolling.deployment_strategy.type == "ROLLING"
+    assert rolling.deployment_strategy.rolling_update == RollingUpdate(max_surge="25%", max_unavailable=1)
     blue_green = ServiceConfiguration.model_validate({"deployment-strategy": {"type": "blue-green"}})
-    assert blue_green.deployment_strategy == BlueGreen(auto_promote=False, promote_delay_seconds=0)
+    assert blue_green.deployment_strategy is not None and blue_green.deployment_strategy.type == "BLUE_GREEN"
+    native = ServiceConfiguration.model_validate(
+        {"deployment_strategy": {"type": "BLUE_GREEN", "blue_green": {"auto_promote": True}}}
+    )
+    assert native.deployment_strategy is not None
+    assert native.deployment_strategy.blue_green == BlueGreen(auto_promote=True)
+
+
+@pytest.mark.parametrize(
+    ("given", "field", "value"),
+    [
+        ({"replicas": 3}, "replica_count", 3),
+        ({"desired_session_count": 2}, "replica_count", 2),
+        ({"cluster_mode": "SINGLE_NODE"}, "cluster_mode", "single-node"),
+        ({"cluster_mode": "Multi_Node"}, "cluster_mode", "multi-node"),
+        ({"runtime_variant": "triton"}, "runtime_variant", "triton"),  # an admin-added variant
+    ],
+)
+def test_service_configuration_reads_backend_ai_spellings(
+    given: dict[str, Any], field: str, value: Any
+) -> None:
+    assert getattr(ServiceConfiguration.model_validate(given), field) == value
 
 
 @pytest.mark.parametrize(
@@ -154,7 +179,7 @@ def test_service_configuration_defaults_and_strategies() -> None:
         {"replicas": -1},
         {"cluster_size": 0},
         {"cluster_mode": "TWO_NODES"},
-        {"runtime_variant": "triton"},
+        {"runtime_variant": ""},
         {"deployment_strategy": {"type": "canary"}},
         {"deployment_strategy": {"type": "rolling", "max_surge": "150%"}},
         {"environ": {"A": 1}},

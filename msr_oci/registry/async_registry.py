@@ -41,7 +41,7 @@ from msr_oci.oci.remote import Registry, RegistryOptions
 from msr_oci.registry import aliases
 from msr_oci.registry.aliases import AliasEntry, validate_alias
 from msr_oci.registry.archive import extract_layout_tar, write_layout_tar
-from msr_oci.registry.cache import ContentCache
+from msr_oci.registry.cache import DEFAULT_FILE_MODE, ContentCache
 from msr_oci.registry.diff import DiffEntry, diff_revisions
 from msr_oci.registry.filters import compile_filter, could_match
 from msr_oci.registry.namespace import Namespace
@@ -50,6 +50,7 @@ from msr_oci.revision import (
     check_artifact,
     decode_revision,
     encode_revision,
+    file_mode,
     revision_files,
     tag_to_version,
     version_sort_key,
@@ -112,8 +113,10 @@ def _default_user() -> str:
 
 
 def _content_of(revision: ModelServingRevision) -> dict[str, Any]:
-    data = revision.model_dump(mode="json", exclude=_NON_CONTENT_FIELDS)
-    data["extra_files"] = sorted((f.path, f.digest, f.size) for f in revision.extra_files)
+    """What makes two revisions the same: their record and their files' names, bytes and modes."""
+    data = revision.model_dump(mode="json", exclude=_NON_CONTENT_FIELDS | {"documents", "extra_files"})
+    layers = encode_revision(revision).manifest.layers
+    data["files"] = sorted((layer.title or "", layer.digest, file_mode(layer)) for layer in layers)
     return data
 
 
@@ -652,23 +655,32 @@ class AsyncRemoteRegistry:
         config = (await self._gather(jobs))[0]
         assert isinstance(config, bytes)
         revision = decode_revision(manifest, config, digest=descriptor.digest, reference_name=ref.name)
-        entries = [("manifest.json", descriptor), ("config.json", manifest.config)]
-        entries += [(f"files/{relative}", layer) for relative, layer in files]
+        entries: list[tuple[str, Descriptor, int | None]] = [
+            ("manifest.json", descriptor, 0o444),
+            ("config.json", manifest.config, 0o444),
+        ]
+        entries += [(f"files/{relative}", layer, file_mode(layer)) for relative, layer in files]
         root = self.cache.materialize(descriptor.digest, entries)
         return FetchedRevision(revision=revision, path=root / "files")
 
     def _load_cached(self, ref: Reference) -> FetchedRevision | None:
+        """A cached revision directory, if it still holds what was fetched (else None: fetch again)."""
         assert ref.digest is not None
-        root = self.cache.revision_dir(ref.digest)
-        cached = self._cached_manifest(ref.digest)
-        if cached is None:
+        found = self.cache.read_revision(ref.digest)
+        if found is None:
             return None
-        descriptor, manifest = cached
-        config = self.cache.read_small(manifest.config)
-        if config is None:
+        manifest_bytes, config = found
+        manifest = parse_manifest(manifest_bytes)
+        if not isinstance(manifest, ImageManifest):
             return None
-        revision = decode_revision(manifest, config, digest=descriptor.digest, reference_name=ref.name)
-        return FetchedRevision(revision=revision, path=root / "files")
+        files = [
+            (f"files/{relative}", layer, file_mode(layer)) for relative, layer in revision_files(manifest)
+        ]
+        if not self.cache.files_intact(ref.digest, files):
+            self.cache.evict_revision(ref.digest)  # changed in place by a consumer: rebuild it
+            return None
+        revision = decode_revision(manifest, config, digest=ref.digest, reference_name=ref.name)
+        return FetchedRevision(revision=revision, path=self.cache.revision_dir(ref.digest) / "files")
 
     async def pull(
         self, revision_ref: str, destination: Path, *, progress: ProgressCallback | None = None
@@ -689,7 +701,11 @@ class AsyncRemoteRegistry:
         config = (await self._gather(jobs))[0]
         assert isinstance(config, bytes)
         try:
-            return decode_revision(manifest, config, digest=descriptor.digest, reference_name=ref.name)
+            revision = decode_revision(manifest, config, digest=descriptor.digest, reference_name=ref.name)
+            for relative, layer in files:  # the permission bits as published (start.sh stays executable)
+                mode = file_mode(layer)
+                os.chmod(root / relative, DEFAULT_FILE_MODE if mode is None else mode)
+            return revision
         except BaseException:
             for relative, _ in files:  # a record that contradicts its layers leaves nothing behind
                 (root / relative).unlink(missing_ok=True)

@@ -3,7 +3,8 @@
 Layout under the cache root::
 
     blobs/<alg>/<hex>           verified content, written to a temp file and renamed into place
-    revisions/<alg>/<hex>/      a fetched revision's files (hard links to the blobs), renamed into place whole
+    revisions/<alg>/<hex>/      a fetched revision's files (copies of the blobs, with their modes),
+                                renamed into place whole
 
 Anything at a final path was verified before the rename that put it there, so presence is proof:
 a digest already cached is served without a network request. Temp files of a process killed
@@ -12,6 +13,7 @@ mid-transfer are never at a final path and ``prune`` removes them.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -21,10 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from msr_oci.oci import Descriptor, ProgressCallback, Target, parse_digest, verify_bytes
+from msr_oci.oci.digest import Digester
 from msr_oci.oci.errors import IntegrityError
 
 CACHE_ENV = "MSR_CACHE_DIR"
 _TEMP_MARK = ".part"
+#: permission bits of a file published without them (a v1 revision, an API-built one)
+DEFAULT_FILE_MODE = 0o644
 
 
 def default_cache_dir() -> Path:
@@ -95,7 +100,7 @@ class ContentCache:
         path = self.blob_path(descriptor.digest)
         if not path.is_file():
             await source.fetch_to_file(descriptor, path, progress=progress)
-            os.chmod(path, 0o444)  # shared by hard links into revision directories
+            os.chmod(path, 0o444)
         elif progress is not None:
             progress(descriptor.size)
         return path
@@ -109,10 +114,12 @@ class ContentCache:
     def has_revision(self, digest: str) -> bool:
         return self.revision_dir(digest).is_dir()
 
-    def materialize(self, digest: str, files: Iterable[tuple[str, Descriptor]]) -> Path:
+    def materialize(self, digest: str, files: Iterable[tuple[str, Descriptor, int | None]]) -> Path:
         """Assemble a revision directory from cached blobs; it appears whole or not at all.
 
-        ``files`` are (safe relative path, descriptor) pairs, checked by the codec before any download.
+        ``files`` are (safe relative path, descriptor, permission bits) triples, checked by the codec
+        before any download. Files are copies, never hard links: a consumer writing into its directory
+        (root ignores 0444) must not change the blob other revisions are served from.
         """
         final = self.revision_dir(digest)
         if final.is_dir():
@@ -120,14 +127,11 @@ class ContentCache:
         final.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=_TEMP_MARK, dir=final.parent))
         try:
-            for relative, descriptor in files:
+            for relative, descriptor, mode in files:
                 target = staging / relative
                 target.parent.mkdir(parents=True, exist_ok=True)
-                blob = self.blob_path(descriptor.digest)
-                try:
-                    os.link(blob, target)
-                except OSError:  # file systems without hard links
-                    shutil.copyfile(blob, target)
+                shutil.copyfile(self.blob_path(descriptor.digest), target)
+                os.chmod(target, DEFAULT_FILE_MODE if mode is None else mode)
             try:
                 os.rename(staging, final)
             except OSError:
@@ -138,6 +142,57 @@ class ContentCache:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         return final
+
+    def read_revision(self, digest: str) -> tuple[bytes, bytes] | None:
+        """The manifest and config of a cached revision directory, each verified; None if damaged."""
+        root = self.revision_dir(digest)
+        try:
+            manifest = (root / "manifest.json").read_bytes()
+            verify_bytes(manifest, digest, len(manifest), "cached manifest")
+            config_descriptor = json.loads(manifest)["config"]
+            config = (root / "config.json").read_bytes()
+            verify_bytes(config, config_descriptor["digest"], config_descriptor["size"], "cached config")
+        except (OSError, ValueError, KeyError, TypeError, IntegrityError):
+            return None
+        return manifest, config
+
+    def files_intact(self, digest: str, files: Iterable[tuple[str, Descriptor, int | None]]) -> bool:
+        """Cheap check on every cache hit: each file is there with its size and mode (``verify`` hashes)."""
+        root = self.revision_dir(digest)
+        for relative, descriptor, mode in files:
+            try:
+                info = (root / relative).stat()
+            except OSError:
+                return False
+            expected = DEFAULT_FILE_MODE if mode is None else mode
+            if info.st_size != descriptor.size or (info.st_mode & 0o777) != expected:
+                return False
+        return True
+
+    def verify_revision(self, digest: str, files: Iterable[tuple[str, Descriptor, int | None]]) -> list[str]:
+        """The files of a cached revision whose content no longer matches its digest (hashes every byte)."""
+        root = self.revision_dir(digest)
+        damaged = []
+        for relative, descriptor, _ in files:
+            try:
+                with (root / relative).open("rb") as fh:
+                    digester = Digester.for_digest(descriptor.digest)
+                    while chunk := fh.read(1 << 20):
+                        digester.update(chunk)
+                    digester.verify(descriptor.digest, descriptor.size, relative)
+            except (OSError, IntegrityError):
+                damaged.append(relative)
+        return damaged
+
+    def evict_revision(self, digest: str) -> None:
+        root = self.revision_dir(digest)
+        if root.is_dir():
+            staging = root.with_name(f".{root.name}.evict{_TEMP_MARK}")
+            try:
+                os.rename(root, staging)  # gone for readers at once, then removed
+            except OSError:
+                return
+            shutil.rmtree(staging, ignore_errors=True)
 
     def evict(self, digest: str) -> None:
         """Forget a manifest and its revision directory (after the revision was deleted upstream)."""
@@ -183,9 +238,22 @@ class ContentCache:
                     stale.unlink(missing_ok=True)
         blobs = self.root / "blobs"
         if blobs.is_dir():
+            kept = self._referenced_blobs()
             for blob in blobs.rglob("*"):
-                # a blob with one link is referenced by no revision directory
-                unused = blob.is_file() and blob.stat().st_nlink <= 1
+                unused = blob.is_file() and f"{blob.parent.name}:{blob.name}" not in kept
                 if unused and (older_than is None or now - blob.stat().st_mtime > older_than):
                     blob.unlink(missing_ok=True)
         return max(0, before - self.size())
+
+    def _referenced_blobs(self) -> set[str]:
+        """Digests of the manifests, configs and layers of the revision directories still here."""
+        kept: set[str] = set()
+        for cached in self.revisions():
+            kept.add(cached.digest)
+            try:
+                manifest = json.loads((cached.path / "manifest.json").read_bytes())
+                kept.add(manifest["config"]["digest"])
+                kept.update(layer["digest"] for layer in manifest["layers"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # a damaged directory protects nothing; fetch rebuilds it
+        return kept

@@ -11,6 +11,7 @@ from msr_oci.revision.codec import (
     check_artifact,
     decode_revision,
     encode_revision,
+    file_mode,
     revision_files,
 )
 from msr_oci.revision.errors import InvalidRevisionRecord, NotARevision, Problem, RevisionInputError
@@ -86,6 +87,7 @@ __all__ = [
     "default_health_path",
     "default_port",
     "encode_revision",
+    "file_mode",
     "format_timestamp",
     "parse_semver",
     "revision_files",

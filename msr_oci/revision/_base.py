@@ -1,57 +1,73 @@
-"""The base of Backend.AI's config models: snake_case or kebab-case keys in, snake_case out."""
+"""The base of Backend.AI's config models: snake_case or kebab-case keys in, snake_case out.
+
+Backend.AI reads these files as *partial drafts*: a key the user did not write takes its value from a
+lower layer (runtime-variant baseline, revision preset). So the document view (``to_document``) holds
+only the fields that were set; ``resolved`` applies the defaults Backend.AI HEAD would apply.
+"""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
-from pydantic import (
-    AliasChoices,
-    BaseModel,
-    ConfigDict,
-    SerializationInfo,
-    SerializerFunctionWrapHandler,
-    model_serializer,
-    model_validator,
-)
+from pydantic import AliasChoices, BaseModel, ConfigDict, model_validator
 
 
 class BackendAIModel(BaseModel):
-    # unknown keys are kept and written back: newer Backend.AI releases add fields we must not drop
+    # unknown keys are kept: newer Backend.AI releases add fields we must not drop (HEAD ignores them)
     model_config = ConfigDict(extra="allow", populate_by_name=True, validate_default=True)
 
-    #: fields whose ``None`` means something (e.g. ``shell: null`` disables wrapping), so they are written
-    keep_none: ClassVar[frozenset[str]] = frozenset()
-
-    @model_validator(mode="before")
     @classmethod
-    def _snake_case_keys(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
+    def known_keys(cls) -> set[str]:
+        """Every key this model reads, by field name and alias."""
         known = set(cls.model_fields)
         for field in cls.model_fields.values():
             if isinstance(field.alias, str):
                 known.add(field.alias)
             if isinstance(field.validation_alias, AliasChoices):
                 known.update(c for c in field.validation_alias.choices if isinstance(c, str))
+        return known
+
+    @model_validator(mode="before")
+    @classmethod
+    def _snake_case_keys(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        known = cls.known_keys()
+        spelling = cls._spellings()
         result: dict[str, Any] = {}
+        given: dict[str, str] = {}
         for key, value in data.items():
             snake = key.replace("-", "_") if isinstance(key, str) else key
             name = snake if snake in known else key
             if name in result and name != key:
                 raise ValueError(f"{key!r} repeats {name!r}; give one of them")
+            field = spelling.get(name) if isinstance(name, str) else None
+            if field is not None:
+                if field in given:
+                    raise ValueError(f"{key!r} and {given[field]!r} are the same field; give one of them")
+                given[field] = str(key)
             result[name] = value
         return result
 
-    @model_serializer(mode="wrap")
-    def _drop_none(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
-        data = handler(self)
-        if isinstance(data, dict):
-            fields = type(self).model_fields
-            return {k: v for k, v in data.items() if v is not None or k not in fields or k in self.keep_none}
-        return data
+    @classmethod
+    def _spellings(cls) -> dict[str, str]:
+        """Each alternative name (``replicas``) -> its field (``replica_count``)."""
+        spellings: dict[str, str] = {}
+        for name, field in cls.model_fields.items():
+            if isinstance(field.validation_alias, AliasChoices):
+                for choice in field.validation_alias.choices:
+                    if isinstance(choice, str):
+                        spellings[choice] = name
+        return spellings
 
     def to_document(self) -> dict[str, Any]:
-        """The JSON/YAML document Backend.AI reads (snake_case keys, unknown keys kept)."""
+        """What the user set, as Backend.AI reads it (snake_case keys, unknown keys kept, no defaults)."""
+        data = self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        assert isinstance(data, dict)
+        return data
+
+    def resolved(self) -> dict[str, Any]:
+        """Every field with Backend.AI HEAD's defaults filled in."""
         data = self.model_dump(mode="json", by_alias=True)
         assert isinstance(data, dict)
         return data

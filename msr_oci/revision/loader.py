@@ -7,26 +7,57 @@ lineage, metadata), and any other files, which travel as extra files.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from msr_oci.oci.digest import digest_bytes
 from msr_oci.oci.errors import UnsafePath
+from msr_oci.revision.codec import (
+    MEDIA_TYPE_MODEL_DEFINITION,
+    MEDIA_TYPE_REVISION_FILE,
+    MEDIA_TYPE_SERVICE_CONFIGURATION,
+    MEDIA_TYPE_SERVICE_CONFIGURATION_TOML,
+    service_file_view,
+)
 from msr_oci.revision.errors import Problem, RevisionInputError
-from msr_oci.revision.model_definition import ModelDefinition
+from msr_oci.revision.model_definition import (
+    COMMAND_KEYS,
+    ModelConfig,
+    ModelDefinition,
+    ModelHealthCheck,
+    ModelMetadata,
+    ModelServiceConfig,
+    PreStartAction,
+)
 from msr_oci.revision.paths import check_relative_path
-from msr_oci.revision.revision import ExtraFile, ModelServingRevision
-from msr_oci.revision.service_configuration import RuntimeVariant, ServiceConfiguration
+from msr_oci.revision.revision import DocumentFile, DocumentRole, ExtraFile, ModelServingRevision
+from msr_oci.revision.service_configuration import (
+    BlueGreen,
+    DeploymentStrategy,
+    RollingUpdate,
+    ServiceConfiguration,
+)
+from msr_oci.revision.service_files import flatten_service_configuration
+from msr_oci.revision.yaml_reader import YamlProblem, parse_yaml
 
-__all__ = ["describe_extra_file", "load_revision_dir", "validate_revision_dir"]
+__all__ = ["TARGETS", "describe_extra_file", "load_revision_dir", "validate_revision_dir"]
+
+#: the Backend.AI releases whose reading rules `--target` checks against (HEAD: the draft reading)
+Target = Literal["head", "26.4.3", "24.09"]
+TARGETS: Final[tuple[str, ...]] = ("head", "26.4.3", "24.09")
+#: a directory tree deeper than this is refused (a real revision is a few levels deep)
+MAX_TREE_DEPTH: Final = 64
 
 MODEL_DEFINITION_NAMES: Final = ("model-definition.yaml", "model-definition.yml")
 DEPLOYMENT_CONFIG_NAMES: Final = ("deployment-config.yaml", "deployment-config.yml")
@@ -39,14 +70,8 @@ REVISION_FILE_KEYS: Final = frozenset(
 _HASH_CHUNK: Final = 1024 * 1024
 
 
-class _PlainLoader(yaml.SafeLoader):
-    """SafeLoader that leaves timestamps as strings, so every value survives a JSON round trip."""
-
-
-_PlainLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+def _permission_bits(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode) & 0o777
 
 
 def describe_extra_file(path: Path, relative: str | None = None) -> ExtraFile:
@@ -62,6 +87,7 @@ def describe_extra_file(path: Path, relative: str | None = None) -> ExtraFile:
         source=path,
         digest=f"sha256:{digest.hexdigest()}",
         size=size,
+        mode=_permission_bits(path),
     )
 
 
@@ -74,6 +100,21 @@ class _Document:
     data: Any
     #: the composed YAML tree, to find the line of a field; None for TOML
     node: yaml.Node | None = None
+    #: the exact bytes and permission bits of the file
+    content: bytes = b""
+    mode: int | None = None
+
+    def as_file(self, role: DocumentRole, media_type: str, view: dict[str, Any] | None) -> DocumentFile:
+        return DocumentFile(
+            role=role,
+            path=self.file,
+            digest=digest_bytes(self.content),
+            size=len(self.content),
+            media_type=media_type,
+            mode=self.mode,
+            content=self.content,
+            view=view,
+        )
 
 
 @dataclass
@@ -91,42 +132,40 @@ class _Findings:
         return [p for p in self.problems if p.severity == "error"]
 
 
-def _read_yaml(path: Path, findings: _Findings) -> _Document | None:
+def _read_text(path: Path, findings: _Findings) -> tuple[bytes, str] | None:
     try:
-        text = path.read_text(encoding="utf-8")
-        loader = _PlainLoader(text)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
+        content = path.read_bytes()
+        return content, content.decode("utf-8")
     except UnicodeDecodeError:
         findings.error(path.name, "is not UTF-8 text", hint="save the file as UTF-8")
+    except OSError as exc:
+        findings.error(path.name, f"cannot be read: {exc.strerror}")
+    return None
+
+
+def _read_yaml(path: Path, findings: _Findings, name: str | None = None) -> _Document | None:
+    read = _read_text(path, findings)
+    if read is None:
         return None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        findings.error(
-            path.name,
-            f"is not valid YAML: {exc.problem or exc.context}",
-            line=mark.line + 1 if mark else None,
-            hint="check indentation and quoting around that line",
-        )
+    content, text = read
+    try:
+        parsed = parse_yaml(text)
+    except YamlProblem as exc:
+        findings.error(name or path.name, exc.message, line=exc.line, hint=exc.hint)
         return None
-    except yaml.YAMLError as exc:
-        findings.error(path.name, f"is not valid YAML: {exc}")
-        return None
-    return _Document(path.name, data, node)
+    return _Document(name or path.name, parsed.data, parsed.node, content, _permission_bits(path))
 
 
 _TOML_LINE: Final = re.compile(r"at line (\d+)")
 
 
 def _read_toml(path: Path, findings: _Findings) -> _Document | None:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        findings.error(path.name, "is not UTF-8 text", hint="save the file as UTF-8")
+    read = _read_text(path, findings)
+    if read is None:
         return None
+    content, text = read
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = _TOML_LINE.search(str(exc))
         findings.error(
@@ -136,7 +175,10 @@ def _read_toml(path: Path, findings: _Findings) -> _Document | None:
             hint="see https://toml.io for the syntax",
         )
         return None
-    return _Document(path.name, data)
+    except RecursionError:
+        findings.error(path.name, "nests too deeply to read", hint="flatten the document")
+        return None
+    return _Document(path.name, data, None, content, _permission_bits(path))
 
 
 def _format_path(parts: Sequence[str | int]) -> str:
@@ -227,16 +269,158 @@ def _hint(error_type: str, path: Sequence[str | int]) -> str | None:
     return None
 
 
+# ---- keys Backend.AI does not read, and older releases' rules ------------------------------------
+
+#: model -> the models of its fields whose keys are checked too (free-form mappings are not)
+_NESTED: Final[dict[type[BaseModel], dict[str, type[BaseModel]]]] = {
+    ModelDefinition: {"models": ModelConfig},
+    ModelConfig: {"service": ModelServiceConfig, "metadata": ModelMetadata},
+    ModelServiceConfig: {"pre_start_actions": PreStartAction, "health_check": ModelHealthCheck},
+    ServiceConfiguration: {"deployment_strategy": DeploymentStrategy},
+    DeploymentStrategy: {"rolling_update": RollingUpdate, "blue_green": BlueGreen},
+}
+_EXTRA_KNOWN: Final[dict[type[BaseModel], frozenset[str]]] = {
+    ModelServiceConfig: frozenset(COMMAND_KEYS),
+    # the flat strategy shape of msr <= 0.1, still read
+    DeploymentStrategy: frozenset({"max_surge", "max_unavailable", "auto_promote", "promote_delay_seconds"}),
+}
+
+
+def _known(model: type[BaseModel]) -> set[str]:
+    known = set(model.model_fields)
+    for field_info in model.model_fields.values():
+        alias = field_info.validation_alias
+        if alias is not None and hasattr(alias, "choices"):
+            known.update(c for c in alias.choices if isinstance(c, str))
+    return known | _EXTRA_KNOWN.get(model, frozenset())
+
+
+def _unknown_keys(
+    data: Any, model: type[BaseModel], prefix: list[str | int]
+) -> Iterator[tuple[list[str | int], str | None]]:
+    """(field path, closest known key) of every key ``model`` does not read, at any depth."""
+    if not isinstance(data, dict):
+        return
+    known = _known(model)
+    for key, value in data.items():
+        name = key.replace("-", "_") if isinstance(key, str) else key
+        if name not in known:
+            close = difflib.get_close_matches(str(name), sorted(known), n=1)
+            yield [*prefix, key], close[0] if close else None
+            continue
+        child = _NESTED.get(model, {}).get(name)
+        if child is None:
+            continue
+        items = enumerate(value) if isinstance(value, list) else [(None, value)]
+        for index, item in items:
+            path = [*prefix, key] if index is None else [*prefix, key, index]
+            yield from _unknown_keys(item, child, path)
+
+
+def _check_keys(
+    document: _Document, model: type[BaseModel], findings: _Findings, *, strict: bool, reject: bool
+) -> None:
+    for path, close in _unknown_keys(document.data, model, []):
+        _, line = _locate(document, path)
+        hint = f"did you mean {close!r}?" if close else "remove it or check its spelling"
+        if reject:
+            findings.error(
+                document.file,
+                "is not allowed by this Backend.AI release",
+                field=_format_path(path),
+                line=line,
+                hint=hint,
+            )
+        elif strict:
+            findings.error(document.file, "unknown key", field=_format_path(path), line=line, hint=hint)
+        else:
+            findings.warn(
+                document.file,
+                "unknown key: Backend.AI ignores it",
+                field=_format_path(path),
+                line=line,
+                hint=hint,
+            )
+
+
+def _services(document: _Document) -> Iterator[tuple[list[str | int], dict[str, Any] | None]]:
+    models = document.data.get("models") if isinstance(document.data, dict) else None
+    for index, model in enumerate(models if isinstance(models, list) else []):
+        if isinstance(model, dict):
+            service = model.get("service")
+            yield ["models", index], service if isinstance(service, dict) else None
+
+
+def _check_release(document: _Document, target: Target, findings: _Findings) -> None:
+    """What releases older than HEAD refuse (common/config.py's trafaret model_definition_iv)."""
+    if target == "head":
+        return
+    release = f"Backend.AI {target}"
+    for where, service in _services(document):
+        model = document.data["models"][where[1]]
+        if "model_path" not in model and "model-path" not in model:
+            _, line = _locate(document, where)
+            findings.error(
+                document.file,
+                f"field required by {release}",
+                field=_format_path([*where, "model_path"]),
+                line=line,
+                hint="add 'model_path' (HEAD fills it from the mount destination)",
+            )
+        if service is None:
+            continue
+        command = service.get("start_command", service.get("start-command"))
+        at = [*where, "service", "start_command"]
+        _, line = _locate(document, at)
+        if command is None:
+            findings.error(
+                document.file,
+                f"field required by {release}",
+                field=_format_path(at),
+                line=line,
+                hint="add 'start_command'",
+            )
+        elif target == "24.09" and not isinstance(command, list):
+            findings.error(
+                document.file,
+                f"{release} takes only a list here",
+                field=_format_path(at),
+                line=line,
+                hint="write the command as a list, e.g. [python, serve.py]",
+            )
+        health = service.get("health_check", service.get("health-check"))
+        if isinstance(health, dict) and "enable" in health:
+            at = [*where, "service", "health_check", "enable"]
+            _, line = _locate(document, at)
+            findings.error(
+                document.file,
+                f"is not allowed by {release} (added in 26.4.4)",
+                field=_format_path(at),
+                line=line,
+                hint="remove 'enable': a health_check block means enabled",
+            )
+
+
 # ---- the parts of a revision ------------------------------------------------------------------------
 
 
-def _first_existing(root: Path, names: Sequence[str]) -> Path | None:
+@dataclass(frozen=True)
+class _Rules:
+    target: Target = "head"
+    strict: bool = False
+
+
+def _first_existing(root: Path, names: Sequence[str], findings: _Findings) -> Path | None:
     found = [root / name for name in names if (root / name).is_file()]
+    if len(found) > 1:
+        findings.error(found[1].name, f"conflicts with {found[0].name}", hint="keep one of them")
     return found[0] if found else None
 
 
-def _model_definition(root: Path, findings: _Findings) -> ModelDefinition | None:
-    path = _first_existing(root, MODEL_DEFINITION_NAMES)
+def _model_definition(
+    root: Path, findings: _Findings, rules: _Rules
+) -> tuple[ModelDefinition, _Document] | None:
+    path = _first_existing(root, MODEL_DEFINITION_NAMES, findings)
     if path is None:
         findings.error(
             MODEL_DEFINITION_NAMES[0],
@@ -250,59 +434,18 @@ def _model_definition(root: Path, findings: _Findings) -> ModelDefinition | None
     if not isinstance(document.data, dict | None):
         findings.error(document.file, "must be a mapping with a 'models' list", line=1)
         return None
+    _check_keys(document, ModelDefinition, findings, strict=rules.strict, reject=rules.target != "head")
+    _check_release(document, rules.target, findings)
     definition: ModelDefinition | None = _validate(ModelDefinition, document, findings)
-    if definition is not None and not definition.models:
+    if definition is None:
+        return None
+    if not definition.models:
         findings.warn(document.file, "defines no models", field="models")
-    return definition
+    return definition, document
 
 
-def _legacy_service_configuration(
-    document: _Document, runtime_variant: str | None, findings: _Findings
-) -> ServiceConfiguration | None:
-    """service-definition.toml: one table per runtime variant, normalised to one configuration."""
-    tables = {k: v for k, v in document.data.items() if isinstance(v, dict)}
-    if not tables:
-        findings.error(document.file, "has no runtime variant table such as [vllm]")
-        return None
-    if runtime_variant is None and len(tables) > 1:
-        findings.error(
-            document.file,
-            f"defines several runtime variants ({', '.join(sorted(tables))})",
-            hint="choose one with the runtime_variant argument (`--runtime-variant`)",
-        )
-        return None
-    variant = runtime_variant if runtime_variant is not None else next(iter(tables))
-    if variant not in tables:
-        findings.error(
-            document.file,
-            f"has no [{variant}] table (found: {', '.join(sorted(tables))})",
-            hint="pick one of the tables in the file",
-        )
-        return None
-    table = dict(tables[variant])
-    environment = table.pop("environment", None)
-    if not isinstance(environment, dict):
-        findings.error(
-            document.file,
-            "missing 'environment = {image = ..., architecture = ...}'",
-            field=variant,
-            hint="Backend.AI requires the image and architecture of each runtime variant",
-        )
-        return None
-    for key in ("image", "architecture"):
-        if key not in environment:
-            findings.error(document.file, "field required", field=f"{variant}.environment.{key}")
-    normalised = {**table, **environment, "runtime_variant": variant}
-    config: ServiceConfiguration | None = _validate(
-        ServiceConfiguration, _Document(document.file, {variant: normalised}), findings, prefix=[variant]
-    )
-    return config
-
-
-def _service_configuration(
-    root: Path, runtime_variant: str | None, findings: _Findings
-) -> ServiceConfiguration | None:
-    flat = _first_existing(root, DEPLOYMENT_CONFIG_NAMES)
+def _service_document(root: Path, findings: _Findings) -> tuple[_Document, bool] | None:
+    flat = _first_existing(root, DEPLOYMENT_CONFIG_NAMES, findings)
     legacy = root / SERVICE_DEFINITION_TOML
     if flat is not None and legacy.is_file():
         findings.warn(
@@ -312,25 +455,57 @@ def _service_configuration(
         )
     if flat is not None:
         document = _read_yaml(flat, findings)
-        if document is None:
+        return None if document is None else (document, False)
+    if legacy.is_file():
+        document = _read_toml(legacy, findings)
+        return None if document is None else (document, True)
+    return None
+
+
+def _service_configuration(
+    root: Path, runtime_variant: str | None, findings: _Findings, rules: _Rules
+) -> tuple[ServiceConfiguration, _Document | None] | None:
+    found = _service_document(root, findings)
+    if found is None:
+        if findings.errors:
             return None
-        if not isinstance(document.data, dict | None):
-            findings.error(document.file, "must be a mapping (image, resource_slots, environ, ...)", line=1)
-            return None
-        config: ServiceConfiguration | None = _validate(ServiceConfiguration, document, findings)
-    elif legacy.is_file():
-        legacy_document = _read_toml(legacy, findings)
-        if legacy_document is None:
-            return None
-        config = _legacy_service_configuration(legacy_document, runtime_variant, findings)
-    else:
-        config = ServiceConfiguration()
-    if config is not None and runtime_variant is not None and config.runtime_variant != runtime_variant:
-        try:
-            config = config.model_copy(update={"runtime_variant": RuntimeVariant(runtime_variant)})
-        except ValueError:
-            findings.error("runtime_variant", f"unknown runtime variant {runtime_variant!r}")
-    return config
+        default = ServiceConfiguration()
+        if runtime_variant is not None:
+            default = ServiceConfiguration(runtime_variant=runtime_variant)
+        findings.warn(
+            DEPLOYMENT_CONFIG_NAMES[0],
+            "not found: the revision names no image",
+            hint="add deployment-config.yaml with 'image:', or give the image when deploying "
+            "(msr render --image-id)",
+        )
+        return default, None
+    document, toml = found
+    if not isinstance(document.data, dict | None):
+        findings.error(document.file, "must be a mapping (image, resource_slots, environ, ...)", line=1)
+        return None
+    flat = flatten_service_configuration(document.data or {}, toml=toml, runtime_variant=runtime_variant)
+    if flat.error is not None:
+        findings.error(document.file, flat.error[0], hint=flat.error[1])
+        return None
+    for note in flat.notes:
+        findings.warn(document.file, note)
+    if flat.shape == "flat":
+        _check_keys(document, ServiceConfiguration, findings, strict=rules.strict, reject=False)
+    if runtime_variant is not None:
+        flat.data["runtime_variant"] = runtime_variant
+    shaped = _Document(document.file, flat.data, document.node if flat.shape == "flat" else None)
+    config: ServiceConfiguration | None = _validate(ServiceConfiguration, shaped, findings)
+    if config is None:
+        return None
+    if not config.image:
+        findings.warn(
+            document.file,
+            "names no image: Backend.AI will need it from the deployment request",
+            field="image" if flat.shape == "flat" else "environment.image",
+            hint="add the image (flat: 'image:'; per variant: 'environment: {image: ...}'), or give "
+            "--image-id to msr render",
+        )
+    return config, document
 
 
 def _revision_fields(root: Path, findings: _Findings) -> _Document | None:
@@ -338,20 +513,23 @@ def _revision_fields(root: Path, findings: _Findings) -> _Document | None:
     if not path.is_file():
         return None
     document = _read_yaml(path, findings)
-    if document is None or document.data is None:
+    if document is None:
         return None
-    if not isinstance(document.data, dict):
+    if not isinstance(document.data, dict | None):
         findings.error(document.file, "must be a mapping (description, labels, metrics, ...)", line=1)
         return None
-    for key in document.data:
+    for key in document.data or {}:
         if key not in REVISION_FILE_KEYS:
             _, line = _locate(document, [key])
+            close = difflib.get_close_matches(str(key), sorted(REVISION_FILE_KEYS), n=1)
             findings.error(
                 document.file,
                 "unknown key",
                 field=str(key),
                 line=line,
-                hint=f"allowed keys: {', '.join(sorted(REVISION_FILE_KEYS))}",
+                hint=f"did you mean {close[0]!r}?"
+                if close
+                else f"allowed keys: {', '.join(sorted(REVISION_FILE_KEYS))}",
             )
     return document
 
@@ -362,14 +540,33 @@ _CONSUMED: Final = frozenset(
 
 
 def _walk_files(root: Path, findings: _Findings) -> Iterator[tuple[str, Path]]:
-    """Every other regular file, sorted: dotfiles skipped; symlinks only when they stay inside."""
+    """Every other regular file, sorted, iteratively (any depth up to a bound): dotfiles skipped;
+    symlinks only when they stay inside."""
     resolved_root = root.resolve()
-    for directory, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            path = Path(directory, name)
+    pending: list[tuple[Path, int]] = [(root, 0)]
+    while pending:
+        directory, depth = pending.pop()
+        if depth > MAX_TREE_DEPTH:
+            relative = directory.relative_to(root).as_posix()
+            findings.error(
+                relative,
+                f"is nested deeper than {MAX_TREE_DEPTH} directories",
+                hint="flatten the directory tree",
+            )
+            return
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as exc:
+            findings.error(directory.relative_to(root).as_posix() or ".", f"cannot be read: {exc.strerror}")
+            continue
+        subdirectories = []
+        for entry in entries:
+            path = Path(entry.path)
             relative = path.relative_to(root).as_posix()
-            if name.startswith(".") or relative in _CONSUMED:
+            if entry.name.startswith(".") or relative in _CONSUMED:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                subdirectories.append((path, depth + 1))
                 continue
             if path.is_symlink() and not path.resolve().is_relative_to(resolved_root):
                 findings.warn(relative, "skipped: a symlink pointing outside the revision directory")
@@ -383,6 +580,7 @@ def _walk_files(root: Path, findings: _Findings) -> Iterator[tuple[str, Path]]:
                 findings.error(relative, exc.message, hint="rename the file")
                 continue
             yield relative, path
+        pending.extend(reversed(subdirectories))
 
 
 def _collect(
@@ -392,6 +590,7 @@ def _collect(
     runtime_variant: str | None,
     overrides: dict[str, Any],
     findings: _Findings,
+    rules: _Rules,
 ) -> ModelServingRevision | None:
     root = Path(path)
     if not root.is_dir():
@@ -399,27 +598,57 @@ def _collect(
             str(path), "is not a directory", hint="give the directory holding model-definition.yaml"
         )
         return None
-    definition = _model_definition(root, findings)
-    config = _service_configuration(root, runtime_variant, findings)
+    definition = _model_definition(root, findings, rules)
+    config = _service_configuration(root, runtime_variant, findings, rules)
     extras = _revision_fields(root, findings)
-    extra_files = [describe_extra_file(p, relative) for relative, p in _walk_files(root, findings)]
+    extra_files = sorted(
+        (describe_extra_file(p, relative) for relative, p in _walk_files(root, findings)),
+        key=lambda f: f.path,
+    )
     if findings.errors or definition is None or config is None:
         return None
-    fields: dict[str, Any] = dict(extras.data) if extras is not None else {}
+    model_definition, definition_document = definition
+    service_configuration, service_document = config
+    documents = [
+        definition_document.as_file(
+            "model-definition", MEDIA_TYPE_MODEL_DEFINITION, model_definition.to_document()
+        )
+    ]
+    if service_document is not None:
+        media_type = (
+            MEDIA_TYPE_SERVICE_CONFIGURATION_TOML
+            if service_document.file.endswith(".toml")
+            else MEDIA_TYPE_SERVICE_CONFIGURATION
+        )
+        documents.append(
+            service_document.as_file(
+                "service-configuration", media_type, service_file_view(service_configuration)
+            )
+        )
+    if extras is not None:
+        documents.append(extras.as_file("revision", MEDIA_TYPE_REVISION_FILE, None))
+    fields: dict[str, Any] = dict(extras.data or {}) if extras is not None else {}
     fields.update(overrides)
     fields.update(
         name=name,
         version=version,
-        model_definition=definition,
-        service_configuration=config,
+        model_definition=model_definition,
+        service_configuration=service_configuration,
         extra_files=extra_files,
+        documents=documents,
     )
     try:
         return ModelServingRevision.model_validate(fields)
     except ValidationError as exc:
         for error in exc.errors():
             loc = list(error["loc"])
-            if extras is not None and loc and loc[0] in extras.data and loc[0] not in overrides:
+            if (
+                extras is not None
+                and extras.data
+                and loc
+                and loc[0] in extras.data
+                and loc[0] not in overrides
+            ):
                 where, line = _locate(extras, loc)
                 findings.error(extras.file, error["msg"], field=_format_path(where), line=line)
             else:
@@ -431,19 +660,38 @@ def _collect(
         return None
 
 
+def _rules(target: str, strict: bool) -> _Rules:
+    if target not in TARGETS:
+        raise RevisionInputError(
+            Problem(
+                file="arguments",
+                field="target",
+                message=f"unknown Backend.AI release {target!r}",
+                hint=f"use one of {', '.join(TARGETS)}",
+            )
+        )
+    return _Rules(target=target, strict=strict)  # type: ignore[arg-type]
+
+
 def load_revision_dir(
     path: Path | str,
     *,
     name: str,
     version: str,
     runtime_variant: str | None = None,
+    target: str = "head",
+    strict: bool = False,
+    warnings: list[Problem] | None = None,
     **fields: Any,
 ) -> ModelServingRevision:
     """Read a revision directory. ``fields`` (labels, description, created_by, ...) override
-    revision.yaml. Raises ``RevisionInputError`` naming the file, field path and line of the first
-    error (all of them in ``.problems``)."""
+    revision.yaml. ``target`` checks against an older Backend.AI release's rules; ``strict`` makes
+    unknown keys errors. Raises ``RevisionInputError`` naming the file, field path and line of the
+    first error (all of them in ``.problems``); warnings are appended to ``warnings``."""
     findings = _Findings()
-    revision = _collect(Path(path), name, version, runtime_variant, fields, findings)
+    revision = _collect(Path(path), name, version, runtime_variant, fields, findings, _rules(target, strict))
+    if warnings is not None:
+        warnings.extend(p for p in findings.problems if p.severity == "warning")
     errors = findings.errors
     if errors or revision is None:
         first = errors[0] if errors else Problem(file=str(path), message="could not be read")
@@ -452,9 +700,15 @@ def load_revision_dir(
 
 
 def validate_revision_dir(
-    path: Path | str, *, name: str = "validate", version: str = "0", runtime_variant: str | None = None
+    path: Path | str,
+    *,
+    name: str = "validate",
+    version: str = "0",
+    runtime_variant: str | None = None,
+    target: str = "head",
+    strict: bool = False,
 ) -> list[Problem]:
     """Every problem (errors and warnings) in a revision directory; empty when it is clean."""
     findings = _Findings()
-    _collect(Path(path), name, version, runtime_variant, {}, findings)
+    _collect(Path(path), name, version, runtime_variant, {}, findings, _rules(target, strict))
     return findings.problems

@@ -1,9 +1,10 @@
-"""model-definition.yaml exactly as Backend.AI reads it (ai.backend.common.config), older shapes too."""
+"""model-definition.yaml as Backend.AI HEAD reads it (ai.backend.common.config, lablup/backend.ai
+c0032c472e): a partial draft whose unset keys come from lower layers."""
 
 from __future__ import annotations
 
 import shlex
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, Final
 
 from pydantic import AliasChoices, Field, JsonValue, field_validator, model_validator
 
@@ -16,10 +17,31 @@ __all__ = [
     "ModelMetadata",
     "ModelServiceConfig",
     "PreStartAction",
+    "resolve_start_command",
 ]
 
-#: ports the Backend.AI agent keeps for itself inside a model service container
-RESERVED_PORTS = frozenset({2000, 2001})
+#: ports the Backend.AI agent keeps for itself inside a model service container (it refuses them at start)
+RESERVED_PORTS: Final = frozenset({2000, 2001})
+COMMAND_KEYS: Final = ("command", "start_command", "start-command")
+
+
+def resolve_start_command(service: dict[str, Any]) -> dict[str, Any]:
+    """Backend.AI's order (common/model_service_start_command_compat.py): ``command`` unless null, else
+    ``start_command``, else ``start-command``; a list under the latter two is shell-joined, a list
+    under ``command`` is refused."""
+    result = {k: v for k, v in service.items() if k not in COMMAND_KEYS}
+    command = service.get("command")
+    if isinstance(command, list):
+        raise ValueError(
+            "'command' must be a string; Backend.AI refuses a list there (use 'start_command' for a list)"
+        )
+    if command is None:
+        command = service.get("start_command", service.get("start-command"))
+        if isinstance(command, list) and all(isinstance(item, str) for item in command):
+            command = shlex.join(command)
+    if command is not None or "start_command" in service or "start-command" in service:
+        result["start_command"] = command
+    return result
 
 
 class PreStartAction(BackendAIModel):
@@ -28,7 +50,8 @@ class PreStartAction(BackendAIModel):
 
 
 class ModelHealthCheck(BackendAIModel):
-    enable: bool = False
+    #: only since Backend.AI 26.4.4; a block written without it means "check"
+    enable: bool | None = None
     interval: float = 10.0
     path: str = "/health"
     max_retries: int = 10
@@ -36,23 +59,15 @@ class ModelHealthCheck(BackendAIModel):
     expected_status_code: Annotated[int, Field(gt=100)] = 200
     initial_delay: Annotated[float, Field(ge=0)] = 60.0
 
-    @model_validator(mode="before")
-    @classmethod
-    def _enabled_when_configured(cls, data: Any) -> Any:
-        # Backend.AI: writing a health check block at all means "check"; an empty block means "don't"
-        if data is None:
-            return {"enable": False}
-        if isinstance(data, dict) and data and "enable" not in data:
-            return {**data, "enable": True}
-        return data
+    @property
+    def enabled(self) -> bool:
+        return self.enable if self.enable is not None else bool(self.model_fields_set)
 
 
 class ModelServiceConfig(BackendAIModel):
-    keep_none: ClassVar[frozenset[str]] = frozenset({"shell"})
-
-    pre_start_actions: list[PreStartAction] = Field(default_factory=list)
-    #: a command line, or an argv list (24.03 required the list form)
-    start_command: str | list[str] | None = None
+    pre_start_actions: list[PreStartAction] | None = Field(default_factory=list)
+    #: one command line (Backend.AI HEAD's form); ``{model_path}`` is filled in at start
+    start_command: str | None = None
     #: the command runs as ``[shell, "-c", command]``; ``None`` runs it directly
     shell: str | None = "/bin/bash"
     port: int
@@ -60,21 +75,8 @@ class ModelServiceConfig(BackendAIModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _command_aliases(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            data = dict(data)
-            # Backend.AI reads `command` first, then `start_command`/`start-command`
-            for key in ("command", "start-command", "start_command"):
-                if key in data:
-                    value = data.pop(key)
-                    data.setdefault("__start_command", value)
-            if "__start_command" in data:
-                data["start_command"] = data.pop("__start_command")
-            if "health_check" in data and data["health_check"] is None:
-                data["health_check"] = {"enable": False}
-            if "health-check" in data and data["health-check"] is None:
-                data["health-check"] = {"enable": False}
-        return data
+    def _command_order(cls, data: Any) -> Any:
+        return resolve_start_command(dict(data)) if isinstance(data, dict) else data
 
     @field_validator("port")
     @classmethod
@@ -82,15 +84,17 @@ class ModelServiceConfig(BackendAIModel):
         if not 1 < port <= 65535:
             raise ValueError("must be a TCP port between 2 and 65535")
         if port in RESERVED_PORTS:
-            raise ValueError("ports 2000 and 2001 are used by the Backend.AI agent; pick another port")
+            raise ValueError(
+                "ports 2000 and 2001 are used by the Backend.AI agent, which refuses them at start; "
+                "pick another port"
+            )
         return port
 
     def command_line(self, model_path: str) -> str | None:
         """The start command as one line, with ``{model_path}`` filled in (as Backend.AI runs it)."""
         if self.start_command is None:
             return None
-        line = self.start_command if isinstance(self.start_command, str) else shlex.join(self.start_command)
-        return line.replace("{model_path}", model_path)
+        return self.start_command.replace("{model_path}", model_path)
 
 
 class ModelMetadata(BackendAIModel):
@@ -113,7 +117,8 @@ class ModelMetadata(BackendAIModel):
 
 class ModelConfig(BackendAIModel):
     name: str
-    model_path: str
+    #: optional in the file: Backend.AI fills it from the model mount destination
+    model_path: str | None = None
     service: ModelServiceConfig | None = None
     metadata: ModelMetadata | None = None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Final
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     BaseModel,
@@ -27,6 +27,7 @@ from msr_oci.revision.versions import check_version
 __all__ = [
     "DEPLOYMENT_CONFIG_FILE",
     "MODEL_DEFINITION_FILE",
+    "DocumentFile",
     "ExtraFile",
     "Lineage",
     "ModelServingRevision",
@@ -67,8 +68,14 @@ class Lineage(_Record):
     source: str | None = None
 
 
+def _mode_bits(mode: int | None) -> int | None:
+    if mode is not None and not 0 <= mode <= 0o777:
+        raise ValueError("must be permission bits (0 to 0o777)")
+    return mode
+
+
 class ExtraFile(_Record):
-    """A file carried by a revision besides the two YAML documents (tokenizer, chat template...)."""
+    """A file carried by a revision besides its documents (tokenizer, chat template, start.sh...)."""
 
     #: relative POSIX path inside the revision directory
     path: str
@@ -77,6 +84,8 @@ class ExtraFile(_Record):
     digest: str | None = None
     size: Annotated[int, Field(ge=0)] | None = None
     media_type: str = DEFAULT_FILE_MEDIA_TYPE
+    #: permission bits as written (rwx only); None: the reader's default (0644)
+    mode: int | None = None
 
     @field_validator("path")
     @classmethod
@@ -85,14 +94,55 @@ class ExtraFile(_Record):
             check_relative_path(path)
         except UnsafePath as exc:
             raise ValueError(str(exc)) from None
-        if path in (MODEL_DEFINITION_FILE, DEPLOYMENT_CONFIG_FILE):
-            raise ValueError(f"{path!r} is reserved for the revision's own document")
         return path
+
+    @field_validator("mode")
+    @classmethod
+    def _valid_mode(cls, mode: int | None) -> int | None:
+        return _mode_bits(mode)
 
     @field_validator("digest")
     @classmethod
     def _valid_digest(cls, digest: str | None) -> str | None:
         return None if digest is None else validate_digest(digest)
+
+
+DocumentRole = Literal["model-definition", "service-configuration", "revision"]
+
+
+class DocumentFile(_Record):
+    """One of the revision's own documents as the user wrote it: name, bytes and mode kept exactly."""
+
+    role: DocumentRole
+    #: the file name as written (``model-definition.yml`` stays ``.yml``)
+    path: str
+    digest: str
+    size: Annotated[int, Field(ge=0)]
+    media_type: str
+    mode: int | None = None
+    #: the exact bytes, when read from disk; not stored in the record (the layer holds them)
+    content: bytes | None = Field(default=None, exclude=True, repr=False)
+    #: the parsed view these bytes gave, to notice a record edited through the API afterwards
+    view: dict[str, Any] | None = Field(default=None, exclude=True, repr=False)
+
+    @field_validator("path")
+    @classmethod
+    def _safe_path(cls, path: str) -> str:
+        try:
+            check_relative_path(path)
+        except UnsafePath as exc:
+            raise ValueError(str(exc)) from None
+        return path
+
+    @field_validator("digest")
+    @classmethod
+    def _valid_digest(cls, digest: str) -> str:
+        return validate_digest(digest)
+
+    @field_validator("mode")
+    @classmethod
+    def _valid_mode(cls, mode: int | None) -> int | None:
+        return _mode_bits(mode)
 
 
 def _check_name(name: str) -> str:
@@ -130,6 +180,8 @@ class ModelServingRevision(_Record):
     metrics: dict[str, Metric] = Field(default_factory=dict)
     parameters: dict[str, JsonValue] = Field(default_factory=dict)
     extra_files: list[ExtraFile] = Field(default_factory=list)
+    #: the files the documents were read from; empty for a revision built through the API
+    documents: list[DocumentFile] = Field(default_factory=list)
     #: manifest digest of the revision this one replaced for the same version (set by update_revision)
     supersedes: str | None = None
     #: alias names pointing at this revision; derived from the registry, never stored in the artifact
@@ -169,13 +221,18 @@ class ModelServingRevision(_Record):
 
     @model_validator(mode="after")
     def _distinct_files(self) -> ModelServingRevision:
+        documents = [d.path for d in self.documents] or [MODEL_DEFINITION_FILE, DEPLOYMENT_CONFIG_FILE]
         try:
-            check_unique_paths(
-                [MODEL_DEFINITION_FILE, DEPLOYMENT_CONFIG_FILE, *(f.path for f in self.extra_files)]
-            )
+            check_unique_paths([*documents, *(f.path for f in self.extra_files)])
         except UnsafePath as exc:
             raise ValueError(f"extra_files: {exc}") from None
+        roles = [d.role for d in self.documents]
+        if len(set(roles)) != len(roles):
+            raise ValueError("documents: one file per role")
         return self
+
+    def document(self, role: DocumentRole) -> DocumentFile | None:
+        return next((d for d in self.documents if d.role == role), None)
 
     @field_serializer("created_at", "updated_at", when_used="json")
     def _timestamp(self, value: datetime | None) -> str | None:
