@@ -37,7 +37,12 @@ def _load(
 ) -> ModelServingRevision:
     from msr_oci.revision.loader import load_revision_dir
 
-    revision = load_revision_dir(directory, name=name, version=version, runtime_variant=runtime_variant)
+    skipped: list[Any] = []
+    revision = load_revision_dir(
+        directory, name=name, version=version, runtime_variant=runtime_variant, warnings=skipped
+    )
+    for problem in skipped:  # what `validate` reports too: entries not published (symlinks, special files)
+        typer.echo(f"warning: {problem}", err=True)
     update: dict[str, Any] = {
         "labels": {**revision.labels, **inputs.pairs(labels, "--label")},
         "metrics": {**revision.metrics, **inputs.number_pairs(metrics, "--metric")},
