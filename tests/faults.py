@@ -63,6 +63,8 @@ class Answer:
     #: seconds to wait between body pieces of ``piece`` bytes (a slow server)
     pace: float = 0.0
     piece: int = 64 * 1024
+    #: after the first piece of the body, wait until this is set (a transfer stalled mid-body)
+    hold: threading.Event | None = None
 
 
 Handler = Callable[[Request], Awaitable[Answer]]
@@ -174,6 +176,8 @@ async def _write_answer(writer: asyncio.StreamWriter, method: str, answer: Answe
         await writer.drain()
         if answer.pace:
             await asyncio.sleep(answer.pace)
+        while answer.hold is not None and not answer.hold.is_set():
+            await asyncio.sleep(0.01)
     await writer.drain()
     if answer.cut_at is not None and answer.reset:
         sock = writer.get_extra_info("socket")

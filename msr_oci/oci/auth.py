@@ -12,7 +12,6 @@ import json
 import os
 import re
 import subprocess
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ import httpx
 
 from msr_oci.oci.errors import AuthError, InputError, Unauthorized
 from msr_oci.oci.reference import is_loopback_host
+from msr_oci.oci.tempfiles import atomic_file
 
 ENV_USERNAME = "MSR_REGISTRY_USERNAME"
 ENV_PASSWORD = "MSR_REGISTRY_PASSWORD"
@@ -163,18 +163,8 @@ def load_credentials(host: str) -> Credentials | None:
 
 
 def _write_docker_config(config: dict[str, Any]) -> None:
-    path = docker_config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".config.json.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(config, fh, indent="\t")
-            fh.write("\n")
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_file(docker_config_path(), mode=0o600) as fh:  # mkstemp makes it 0600 from the start
+        fh.write((json.dumps(config, indent="\t") + "\n").encode("utf-8"))
 
 
 def store_credentials(host: str, username: str, password: str) -> Path:

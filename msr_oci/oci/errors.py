@@ -242,6 +242,8 @@ class StorageError(MsrOciError):
             hint = (
                 "free space on that file system (or raise the quota or file-size limit), or write elsewhere"
             )
+        other = exc.filename is not None and os.fspath(exc.filename) != path
+        reason += f" ({os.fsdecode(exc.filename)})" if other else ""  # e.g. the source of a copy
         super().__init__(f"cannot write {path}: {reason}", hint=hint, detail=exc.errno)
         self.path = path
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import lzma
-import os
 import shutil
 import tarfile
-import tempfile
 import zlib
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, cast
 
 from msr_oci.oci.content import (
     MAX_MANIFEST_SIZE,
@@ -31,6 +29,7 @@ from msr_oci.oci.errors import (
 )
 from msr_oci.oci.layout import BLOBS_DIR, INDEX_FILE, LAYOUT_FILE
 from msr_oci.oci.target import CHUNK_SIZE
+from msr_oci.oci.tempfiles import atomic_file
 
 #: an archive holding more members than this is refused (a revision's layout holds a handful)
 MAX_MEMBERS = 100_000
@@ -49,33 +48,27 @@ _HEADER_TYPES = frozenset(
 
 def write_layout_tar(layout_dir: Path, tar_path: Path) -> None:
     """Tar the layout directory's contents (``oci-layout`` first), through a temp file and a rename."""
-    tar_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{tar_path.name}.", suffix=".part", dir=tar_path.parent)
-    os.close(fd)
-    try:
-        with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
-            # lock and temp files are the writer's business, not content
-            names = sorted(
-                p
-                for p in layout_dir.rglob("*")
-                if not p.name.startswith(".") and not p.name.endswith(".lock")
-            )
-            names.sort(key=lambda p: p.name != "oci-layout")
-            for path in names:
-                info = tar.gettarinfo(str(path), arcname=path.relative_to(layout_dir).as_posix())
-                # deterministic and anonymous: no owner names or times from this machine
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                info.mtime = 0
-                if info.isfile():
-                    with path.open("rb") as fh:
-                        tar.addfile(info, fh)
-                elif info.isdir():
-                    tar.addfile(info)
-        os.replace(tmp, tar_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with (
+        atomic_file(tar_path) as fh,
+        # the writer has what tarfile uses of a file (write, tell); its errors name tar_path
+        tarfile.open(fileobj=cast("IO[bytes]", fh), mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        # lock and temp files are the writer's business, not content
+        names = sorted(
+            p for p in layout_dir.rglob("*") if not p.name.startswith(".") and not p.name.endswith(".lock")
+        )
+        names.sort(key=lambda p: p.name != "oci-layout")
+        for path in names:
+            info = tar.gettarinfo(str(path), arcname=path.relative_to(layout_dir).as_posix())
+            # deterministic and anonymous: no owner names or times from this machine
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            info.mtime = 0
+            if info.isfile():
+                with path.open("rb") as source:
+                    tar.addfile(info, source)
+            elif info.isdir():
+                tar.addfile(info)
 
 
 def _safe_member_path(name: str) -> PurePosixPath:
