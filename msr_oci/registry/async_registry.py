@@ -35,9 +35,11 @@ from msr_oci.oci.errors import (
     InvalidManifest,
     NameUnknown,
     NotFoundError,
+    writing,
 )
 from msr_oci.oci.layout import LocalStore, OCILayout
 from msr_oci.oci.remote import Registry, RegistryOptions
+from msr_oci.oci.tempfiles import remove_abandoned_beside
 from msr_oci.registry import aliases
 from msr_oci.registry.aliases import AliasEntry, validate_alias
 from msr_oci.registry.archive import extract_layout_tar, write_layout_tar
@@ -663,21 +665,22 @@ class AsyncRemoteRegistry:
             cached = self._load_cached(ref)
             if cached is not None:
                 return cached
-        descriptor, manifest = await self._manifest(ref)
-        files = revision_files(manifest)  # path safety is checked before anything is downloaded
-        target = self.target(ref)
-        # the config travels with the layers: one round trip fewer than fetching it first
-        jobs: list[Awaitable[object]] = [self._small(target, manifest.config)]
-        jobs += [self.cache.fill(target, layer, progress=progress) for _, layer in files]
-        config = (await self._gather(jobs))[0]
-        assert isinstance(config, bytes)
-        revision = decode_revision(manifest, config, digest=descriptor.digest, reference_name=ref.name)
-        entries: list[tuple[str, Descriptor, int | None]] = [
-            ("manifest.json", descriptor, 0o444),
-            ("config.json", manifest.config, 0o444),
-        ]
-        entries += [(f"files/{relative}", layer, file_mode(layer)) for relative, layer in files]
-        root = self.cache.materialize(descriptor.digest, entries)
+        with self.cache.in_use():  # ``prune`` keeps this fetch's blobs until its directory exists
+            descriptor, manifest = await self._manifest(ref)
+            files = revision_files(manifest)  # path safety is checked before anything is downloaded
+            target = self.target(ref)
+            # the config travels with the layers: one round trip fewer than fetching it first
+            jobs: list[Awaitable[object]] = [self._small(target, manifest.config)]
+            jobs += [self.cache.fill(target, layer, progress=progress) for _, layer in files]
+            config = (await self._gather(jobs))[0]
+            assert isinstance(config, bytes)
+            revision = decode_revision(manifest, config, digest=descriptor.digest, reference_name=ref.name)
+            entries: list[tuple[str, Descriptor, int | None]] = [
+                ("manifest.json", descriptor, 0o444),
+                ("config.json", manifest.config, 0o444),
+            ]
+            entries += [(f"files/{relative}", layer, file_mode(layer)) for relative, layer in files]
+            root = self.cache.materialize(descriptor.digest, entries)
         return FetchedRevision(revision=revision, path=root / "files")
 
     def _load_cached(self, ref: Reference) -> FetchedRevision | None:
@@ -707,11 +710,14 @@ class AsyncRemoteRegistry:
         descriptor, manifest = await self._manifest(ref)
         files = revision_files(manifest)
         target = self.target(ref)
-        destination.mkdir(parents=True, exist_ok=True)
+        with writing(destination):
+            destination.mkdir(parents=True, exist_ok=True)
         root = destination.resolve()
         for relative, _ in files:
             if not (root / relative).resolve().is_relative_to(root):
                 raise InputError(f"{relative!r} would leave {destination} (through a symlink)")
+        # temp files an interrupted pull of these files left (no live pull holds them) go first
+        remove_abandoned_beside(root / relative for relative, _ in files)
         # the config travels with the layers: one round trip fewer than fetching it first
         jobs: list[Awaitable[object]] = [self._small(target, manifest.config)]
         jobs += [target.fetch_to_file(layer, root / relative, progress=progress) for relative, layer in files]
