@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,3 +56,31 @@ def isolated_environment(scratch: Path) -> dict[str, str]:
 def example_files() -> list[Path]:
     """The model definition and service configuration every bench revision carries."""
     return [EXAMPLE_REVISION / "model-definition.yaml", EXAMPLE_REVISION / "deployment-config.yaml"]
+
+
+class LinkProxy:
+    """``bench.delay_proxy`` in a child process: the registry as seen across a link with ``rtt_ms``."""
+
+    def __init__(self, upstream: str, rtt_ms: float) -> None:
+        self.rtt_ms = rtt_ms
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.delay_proxy", upstream, "--rtt-ms", str(rtt_ms)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=ROOT,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().decode().strip()
+        if not line:
+            self.stop()
+            raise BenchError(f"the delay proxy for {upstream} did not start")
+        self.host = line
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

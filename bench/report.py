@@ -17,6 +17,8 @@ from bench.measure import Samples
 BEGIN_MARK = "<!-- bench:begin (written by `python -m bench`; edit outside these marks) -->"
 END_MARK = "<!-- bench:end -->"
 MIB = 1024 * 1024
+#: the link the issue sets the network targets for (small push/pull, listing)
+TARGET_RTT_MS = 10.0
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class Row:
     #: e.g. ">= 0.8x", "< 100 MB"
     target: str = ""
     met: bool | None = None
+    #: the round-trip time the delay proxy added (0: straight to the registry on loopback)
+    rtt_ms: float = 0.0
 
     def speed_vs(self, other: Row) -> float:
         return other.samples.median / self.samples.median
@@ -63,18 +67,35 @@ def _cells(row: Row) -> list[str]:
 HEADER = ["scenario", "contender", "median", "n", "MiB/s", "peak RSS MiB", "requests", "speed vs", "target"]
 
 
+def _by_rtt(rows: list[Row]) -> list[tuple[str, list[Row]]]:
+    """Rows grouped by link round-trip time, each group with a heading."""
+    groups: dict[float, list[Row]] = {}
+    for row in rows:
+        groups.setdefault(row.rtt_ms, []).append(row)
+    return [
+        (f"{rtt:g} ms RTT" + (" (loopback, no proxy)" if rtt == 0 else " (delay proxy)"), group)
+        for rtt, group in sorted(groups.items())
+    ]
+
+
 def text_table(rows: list[Row]) -> str:
-    table = [HEADER, *(_cells(r) for r in rows)]
-    widths = [max(len(line[i]) for line in table) for i in range(len(HEADER))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in table]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    parts = []
+    for heading, group in _by_rtt(rows):
+        table = [HEADER, *(_cells(r) for r in group)]
+        widths = [max(len(line[i]) for line in table) for i in range(len(HEADER))]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in table]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        parts.append(f"{heading}\n\n" + "\n".join(lines))
+    return "\n\n".join(parts)
 
 
 def markdown_table(rows: list[Row]) -> str:
-    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in _cells(r)) + " |" for r in rows]
-    return "\n".join(lines)
+    parts = []
+    for heading, group in _by_rtt(rows):
+        lines = [f"#### {heading}", "", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in _cells(r)) + " |" for r in group]
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
 
 
 def _command_output(argv: list[str]) -> str:
@@ -104,6 +125,15 @@ def _memory() -> str:
     return f"{int(match.group(1)) / MIB:.1f} GiB" if match else "unknown"
 
 
+def load_average() -> str:
+    """The 1/5/15-minute load averages against the core count (the machine may be shared)."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "unknown"
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f} on {os.cpu_count()} cores"
+
+
 def machine_description(scratch: Path) -> list[tuple[str, str]]:
     import httpx
     import oras.version
@@ -115,6 +145,7 @@ def machine_description(scratch: Path) -> list[tuple[str, str]]:
     return [
         ("date", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
         ("CPU", f"{_cpu_model()}, {os.cpu_count()} cores"),
+        ("load average at start (1/5/15 min)", load_average()),
         ("RAM", _memory()),
         ("kernel", f"{platform.system()} {platform.release()}"),
         ("Python", platform.python_version()),

@@ -11,7 +11,7 @@ from bench.report import Row
 HELP_LIMIT = 0.250
 
 
-def run_startup(host: str, reference: str, env: dict[str, str], runs: int) -> list[Row]:
+def run_startup(host: str, reference: str, env: dict[str, str], runs: int, rtt_ms: float) -> list[Row]:
     msr = tool("msr")
     commands = {
         "python -c pass": [sys.executable, "-c", "pass"],
@@ -23,10 +23,10 @@ def run_startup(host: str, reference: str, env: dict[str, str], runs: int) -> li
         for name, argv in commands.items():
             result = run_process(argv, env=env)
             samples[name].add(result.seconds, peak_rss=result.peak_rss)
-    interpreter = Row("start-up", "python -c pass (floor)", samples["python -c pass"])
+    interpreter = Row("start-up", "python -c pass (floor)", samples["python -c pass"], rtt_ms=rtt_ms)
     help_met = samples["msr --help"].median < HELP_LIMIT
     return [
-        Row("start-up", "msr --help", samples["msr --help"], target="< 250 ms", met=help_met),
-        Row("start-up", "msr get REF", samples["msr get REF"]),
+        Row("start-up", "msr --help", samples["msr --help"], target="< 250 ms", met=help_met, rtt_ms=rtt_ms),
+        Row("start-up", "msr get REF", samples["msr get REF"], rtt_ms=rtt_ms),
         interpreter,
     ]

@@ -2,7 +2,8 @@
 
 The budgets are what a small revision (config, model definition, service configuration, revision.yaml:
 the files of examples/vllm-llama, each a layer since the v2 format) needs:
-- push: 1 tag list (version check) + 4 blobs x (HEAD, POST, PUT) + 1 manifest PUT = 14;
+- push: 1 tag list (version check) + 4 blobs x (POST, PUT) + 1 manifest PUT = 10 on distribution 2.8,
+  which takes no single-request upload (where a registry does, 4 x POST: 6; see test_round_trips.py);
 - cold fetch or pull: 1 manifest + 1 config + 3 layers = 5;
 - warm fetch by digest: 0 (the verified cache answers, offline).
 """
@@ -19,7 +20,7 @@ from msr_oci.revision import ModelServingRevision
 from msr_oci.revision.loader import load_revision_dir
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "vllm-llama"
-PUSH_BUDGET = 14
+PUSH_BUDGET = 10
 COLD_FETCH_BUDGET = 5
 
 
@@ -38,14 +39,14 @@ async def test_push_of_a_small_revision_stays_within_budget(namespace: str, tmp_
         assert registry.request_count <= PUSH_BUDGET
 
 
-async def test_pushing_again_uploads_nothing_new(namespace: str, tmp_path: Path) -> None:
-    """A second version sharing its files HEADs them and uploads only its new config."""
+async def test_pushing_again_costs_the_same(namespace: str, tmp_path: Path) -> None:
+    """Small files are sent rather than asked about (no HEAD): a second version costs what the first
+    did (large files already there are asked about and skipped: see test_round_trips.py)."""
     async with AsyncRemoteRegistry(namespace, cache_dir=tmp_path / "cache") as registry:
         await registry.create_revision(small_revision())
         before = registry.request_count
         await registry.create_revision(small_revision().model_copy(update={"version": "1.0.1"}))
-        # tag list + 3 HEADs (present) + config HEAD, POST, PUT + manifest PUT
-        assert registry.request_count - before <= 8
+        assert registry.request_count - before <= PUSH_BUDGET
 
 
 async def test_cold_then_warm_fetch_by_digest(namespace: str, tmp_path: Path) -> None:

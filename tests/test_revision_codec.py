@@ -209,6 +209,10 @@ def test_manifest_shape_annotations_and_layer_order(tmp_path: Path) -> None:
         "org.opencontainers.image.authors": "alice",
         "org.opencontainers.image.description": "first",
         ANNOTATION_SUPERSEDES: DIGEST,
+        # the summary a filter reads without the config (revision/summary.py)
+        "ai.backend.model-serving.labels": "{}",
+        "ai.backend.model-serving.metrics": "{}",
+        "ai.backend.model-serving.runtime-variant": "vllm",
     }
     assert encoded.manifest_bytes == canonical_json(manifest)
     assert encoded.descriptor.digest == digest_bytes(encoded.manifest_bytes)
@@ -336,3 +340,35 @@ def test_revision_files_lists_safe_paths_in_layer_order(tmp_path: Path) -> None:
         "deployment-config.yaml",
         "assets/w.bin",
     ]
+
+
+def test_manifest_annotations_summarise_the_revision() -> None:
+    """Labels, metrics, runtime variant, version, author and time read back from the manifest alone."""
+    from datetime import UTC, datetime
+
+    from msr_oci.revision.summary import summary_of
+
+    revision = ModelServingRevision(
+        name="fraud-detector",
+        version="1.2.0",
+        model_definition={"models": [{"name": "m", "model_path": "/models/m"}]},
+        service_configuration={"image": "img", "runtime_variant": "vllm"},
+        labels={"team": "risk", "stage": "canary"},
+        metrics={"auc": 0.91, "latency_ms": 12},
+        created_at=datetime(2025, 1, 20, 12, 30, tzinfo=UTC),
+        created_by="alice",
+    )
+    encoded = encode_revision(revision)
+    summary = summary_of(
+        encoded.manifest.annotations, name="fraud-detector", digest=encoded.descriptor.digest
+    )
+    assert summary is not None
+    assert (summary.version, summary.created_by, summary.runtime_variant) == ("1.2.0", "alice", "vllm")
+    assert summary.labels == {"team": "risk", "stage": "canary"}
+    assert summary.metrics == {"auc": 0.91, "latency_ms": 12.0}
+    assert summary.created_at == revision.created_at
+    # a manifest without them (v1, or hand-made) has no summary: the config decides
+    bare = {k: v for k, v in (encoded.manifest.annotations or {}).items() if "model-serving" not in k}
+    assert summary_of(bare, name="fraud-detector", digest=encoded.descriptor.digest) is None
+    broken = {**(encoded.manifest.annotations or {}), "ai.backend.model-serving.metrics": '{"auc": "high"}'}
+    assert summary_of(broken, name="fraud-detector", digest=encoded.descriptor.digest) is None

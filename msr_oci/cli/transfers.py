@@ -38,6 +38,7 @@ def _load(
     strict: bool = False,
     quiet: bool = False,
 ) -> ModelServingRevision:
+    from msr_oci.registry.cache import ContentCache
     from msr_oci.revision.errors import Problem
     from msr_oci.revision.loader import load_revision_dir
 
@@ -50,6 +51,7 @@ def _load(
         target=target,
         strict=strict,
         warnings=warnings,
+        file_digests=ContentCache().file_digests,  # unchanged weights are not hashed again
     )
     for warning in warnings:  # the same warnings `msr validate` prints (skipped files, unknown keys)
         output.note(f"warning: {warning}", quiet=quiet)

@@ -23,6 +23,7 @@ import httpx
 from msr_oci.oci.errors import AuthError, InputError, Unauthorized
 from msr_oci.oci.reference import is_loopback_host
 from msr_oci.oci.tempfiles import atomic_file
+from msr_oci.oci.tokens import SCHEMES, TOKENS, HostScheme, Token, TokenKey, identity, scope_atoms
 
 ENV_USERNAME = "MSR_REGISTRY_USERNAME"
 ENV_PASSWORD = "MSR_REGISTRY_PASSWORD"
@@ -238,17 +239,13 @@ def merge_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
 SendToken = Callable[[httpx.Request], Awaitable[httpx.Response]]
 
 
-@dataclass
-class _Token:
-    value: str
-    expires_at: float
-
-
 class Authenticator:
     """Chooses the ``Authorization`` header per request and answers ``401`` challenges.
 
-    Tokens are cached per (realm, service, scopes); once a registry has shown it wants Bearer tokens,
-    requests for a new scope fetch their token up front instead of waiting for another 401.
+    What a host's challenge asked for, and the tokens fetched, are shared by the whole process (see
+    ``tokens.py``): once a registry has shown it wants Bearer tokens, requests for a new scope fetch
+    their token up front instead of waiting for another 401, and a token covering a request's scopes
+    is reused, by this client or another.
     """
 
     def __init__(
@@ -265,10 +262,6 @@ class Authenticator:
         self._credentials: Credentials | None = None
         self._credentials_loaded = False
         self._send = send
-        self._scheme: str | None = None
-        self._realm: str | None = None
-        self._service: str | None = None
-        self._tokens: dict[tuple[str, str, tuple[str, ...]], _Token] = {}
 
     @property
     def credentials(self) -> Credentials | None:
@@ -286,12 +279,20 @@ class Authenticator:
             message, hint=f"log in with `msr login {self.host}`", status=401, code="UNAUTHORIZED"
         )
 
+    def _token_key(self, realm: str, service: str) -> TokenKey:
+        creds = self.credentials
+        who = identity(creds.username, creds.password, creds.identity_token) if creds else ""
+        return (realm, service, who)
+
     async def header_for(self, scopes: tuple[str, ...]) -> str | None:
         """The header to send before any challenge, from what earlier challenges taught us."""
-        if self._scheme == "basic" and self.credentials:
+        known = SCHEMES.get(self.host)
+        if known is None:
+            return None
+        if known.scheme == "basic" and self.credentials:
             return self.credentials.basic_header()
-        if self._scheme == "bearer" and self._realm:
-            return await self._bearer(self._realm, self._service or "", merge_scopes(scopes))
+        if known.scheme == "bearer" and known.realm:
+            return await self._bearer(known.realm, known.service or "", merge_scopes(scopes))
         return None
 
     async def answer(self, response: httpx.Response, scopes: tuple[str, ...], sent: str | None) -> str | None:
@@ -301,19 +302,21 @@ class Authenticator:
             return None
         challenge = parse_challenge(header)
         if challenge.scheme == "basic":
-            self._scheme = "basic"
+            SCHEMES[self.host] = HostScheme("basic")
             creds = self.credentials
             if not creds or not creds.username:
                 return None
             new = creds.basic_header()
         elif challenge.scheme == "bearer" and challenge.params.get("realm"):
-            self._scheme = "bearer"
-            self._realm = self._checked_realm(challenge.params["realm"])
-            self._service = challenge.params.get("service", "")
+            realm = self._checked_realm(challenge.params["realm"])
+            service = challenge.params.get("service", "")
+            SCHEMES[self.host] = HostScheme("bearer", realm, service)
             wanted = merge_scopes([*scopes, *filter(None, [challenge.params.get("scope")])])
-            key = (self._realm, self._service, wanted)
-            self._tokens.pop(key, None)  # the registry refused what we sent; never reuse it
-            new = await self._bearer(self._realm, self._service, wanted)
+            if sent is not None and sent.startswith("Bearer "):
+                # the registry refused what we sent; never reuse it (a request sent before the scheme
+                # was known refused nothing: a token fetched meanwhile serves it)
+                TOKENS.discard(self._token_key(realm, service), sent.removeprefix("Bearer "))
+            new = await self._bearer(realm, service, wanted)
         else:
             return None
         return None if new == sent else new
@@ -343,14 +346,14 @@ class Authenticator:
         return realm
 
     async def _bearer(self, realm: str, service: str, scopes: tuple[str, ...]) -> str:
-        key = (realm, service, scopes)
-        cached = self._tokens.get(key)
-        if cached is None or cached.expires_at <= time.monotonic():
-            cached = await self._fetch_token(realm, service, scopes)
-            self._tokens[key] = cached
-        return f"Bearer {cached.value}"
+        token = await TOKENS.get(
+            self._token_key(realm, service),
+            scope_atoms(scopes),
+            lambda: self._fetch_token(realm, service, scopes),
+        )
+        return f"Bearer {token.value}"
 
-    async def _fetch_token(self, realm: str, service: str, scopes: tuple[str, ...]) -> _Token:
+    async def _fetch_token(self, realm: str, service: str, scopes: tuple[str, ...]) -> Token:
         creds = self.credentials
         if creds and creds.identity_token:
             # OAuth2 refresh-token grant (what Docker does with an identitytoken)
@@ -384,4 +387,4 @@ class Authenticator:
         except (ValueError, KeyError, TypeError, AttributeError):
             raise AuthError(f"the token server for {self.host} sent an unreadable answer") from None
         # renew a little early so a token does not expire in flight
-        return _Token(token, time.monotonic() + max(lifetime - 5.0, 1.0))
+        return Token(token, scope_atoms(scopes), time.monotonic() + max(lifetime - 5.0, 1.0))

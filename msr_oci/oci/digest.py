@@ -59,9 +59,15 @@ class Digester:
         algorithm, _ = parse_digest(digest)
         return cls(algorithm)
 
-    def update(self, chunk: bytes) -> None:
+    def update(self, chunk: bytes | bytearray | memoryview) -> None:
         self._hash.update(chunk)
         self.size += len(chunk)
+
+    def update_many(self, chunks: list[bytes]) -> None:
+        """Several chunks in order (one call from a worker thread; hashlib releases the GIL)."""
+        for chunk in chunks:
+            self._hash.update(chunk)
+            self.size += len(chunk)
 
     @property
     def digest(self) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -33,7 +35,8 @@ from msr_oci.oci.content import (
     parse_manifest,
     referrer_descriptor,
 )
-from msr_oci.oci.digest import digest_bytes, is_digest, parse_digest, verify_bytes
+from msr_oci.oci.digest import Digester, digest_bytes, is_digest, parse_digest, verify_bytes
+from msr_oci.oci.download import DIRECT_THRESHOLD, download
 from msr_oci.oci.errors import (
     BlobUnknown,
     ContentTooLarge,
@@ -59,6 +62,11 @@ MAX_TAG_PAGES = 10_000
 OCTET_STREAM = "application/octet-stream"
 #: a manifest PUT answered DIGEST_INVALID is sent again this often in all (see ``_put_manifest``)
 MANIFEST_PUT_ATTEMPTS = 3
+#: blobs up to this size go up in one request where the registry allows (``POST ?digest=`` with the
+#: body), without asking first whether they exist: one request either way. Registries without the
+#: feature answer 202 and the blob follows in a PUT; Go servers (distribution) drain an unread body up
+#: to 256 KiB and drop the connection past it, so larger bodies are never sent speculatively
+SINGLE_REQUEST_LIMIT = 256 * 1024
 #: the throwaway manifest ``untag`` re-points a tag at before deleting it by digest
 PLACEHOLDER_ARTIFACT_TYPE = "application/vnd.msr-oci.untag-placeholder.v1+json"
 PLACEHOLDER_NONCE = "io.msr-oci.untag.nonce"
@@ -71,6 +79,8 @@ class Registry:
         self.host = host
         self.options = options or RegistryOptions()
         self.transport = Transport(host, self.options)
+        #: whether the registry completes a blob upload in one POST (None: not known yet)
+        self.single_request_uploads: bool | None = None
 
     @property
     def request_count(self) -> int:
@@ -162,6 +172,11 @@ class RemoteRepository(Target):
 
     def __str__(self) -> str:
         return f"{self.registry.host}/{self.name}"
+
+    def expect_push(self) -> None:
+        """Ask for pull and push rights on every request from now on: the token a push needs then
+        serves its reads too (one token request instead of two)."""
+        self._pull = self._push
 
     async def aclose(self) -> None:
         if self.owns_registry:
@@ -333,6 +348,54 @@ class RemoteRepository(Target):
     def fetch(self, descriptor: Descriptor) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
         return self._fetch(descriptor)
 
+    async def fetch_to_file(
+        self, descriptor: Descriptor, path: Path, *, progress: ProgressCallback | None = None
+    ) -> None:
+        """Large blobs straight from the socket into the file (``download.py``); the rest, and
+        whatever that path does not take, through ``Target.fetch_to_file``."""
+        direct = (
+            descriptor.size >= DIRECT_THRESHOLD
+            and self._kind(descriptor) == "blobs"
+            and self._transport.direct_downloads
+        )
+        if direct and await self._download_direct(descriptor, path, progress):
+            return
+        await super().fetch_to_file(descriptor, path, progress=progress)
+
+    async def _download_direct(
+        self, descriptor: Descriptor, path: Path, progress: ProgressCallback | None
+    ) -> bool:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        transport = self._transport
+        try:
+            async with transport.slot():
+                digester = Digester.for_digest(descriptor.digest)
+                done = await download(
+                    transport.url(self._path("blobs", descriptor.digest)),
+                    origin=transport.base_url,
+                    authorization=await transport.auth.header_for(self._pull),
+                    size=descriptor.size,
+                    digester=digester,
+                    destination=tmp,
+                    ssl_context=transport.ssl_context,
+                    timeout=transport.options.timeout,
+                    user_agent=transport.options.user_agent,
+                    count_request=transport.count_request,
+                    progress=progress,
+                )
+            if done:
+                digester.verify(descriptor.digest, descriptor.size, f"blob {self}@{descriptor.digest}")
+                os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        if not done:
+            tmp.unlink(missing_ok=True)
+        return done
+
     async def exists(self, descriptor: Descriptor) -> bool:
         kind = self._kind(descriptor)
         headers = {"Accept": MANIFEST_ACCEPT} if kind == "manifests" else {}
@@ -357,10 +420,18 @@ class RemoteRepository(Target):
             data = content if isinstance(content, bytes) else await _read_small(content, descriptor)
             await self.push_manifest(descriptor, data)
             return
-        if await self.exists(descriptor):
-            return
         location: httpx.URL | None = None
         min_chunk = 0
+        replayable = isinstance(content, bytes | Path)
+        if descriptor.size <= SINGLE_REQUEST_LIMIT and replayable and mount_from is None:
+            assert isinstance(content, bytes | Path)
+            # small: uploading costs one request, like asking whether it is there
+            if self.registry.single_request_uploads is not False:
+                location = await self._upload_in_one_request(descriptor, content, progress)
+                if location is None:
+                    return
+        elif await self.exists(descriptor):
+            return
         if mount_from is not None:
             mounted, location, min_chunk = await self._start_upload(descriptor, mount_from)
             if mounted:
@@ -372,6 +443,35 @@ class RemoteRepository(Target):
             await self._upload_chunked(descriptor, content, location, progress, min_chunk)
         else:
             await self._upload_monolithic(descriptor, content, location, progress)
+
+    async def _upload_in_one_request(
+        self, descriptor: Descriptor, content: bytes | Path, progress: ProgressCallback | None
+    ) -> httpx.URL | None:
+        """``POST ?digest=`` with the blob: ``None`` when the registry took it, else a location to PUT it
+        to: the upload the registry opened instead (it ignored the body: distribution 2.8), or a new
+        one after a refusal. Either way this registry's uploads are POST + PUT from then on."""
+        url = self._transport.url(f"/v2/{self.name}/blobs/uploads/").copy_merge_params(
+            {"digest": descriptor.digest}
+        )
+        response = await self._transport.request(
+            "POST",
+            url,
+            scopes=self._push,
+            headers={"Content-Type": OCTET_STREAM, "Content-Length": str(descriptor.size)},
+            body=self._body(descriptor, content, None),
+        )
+        if response.status_code == 201:
+            self.registry.single_request_uploads = True
+            await self._finish_upload(descriptor, response)
+            if progress is not None:
+                progress(descriptor.size)
+            return None
+        self.registry.single_request_uploads = False
+        location = response.headers.get("Location")
+        if response.status_code == 202 and location:
+            return response.url.join(location)
+        _, opened, _ = await self._start_upload(None, None)
+        return opened
 
     async def mount(self, descriptor: Descriptor, from_repository: str) -> bool:
         """Cross-repository mount; ``False`` means the registry declined and the caller must upload."""
@@ -421,9 +521,7 @@ class RemoteRepository(Target):
 
         return stream
 
-    async def _finish_upload(
-        self, descriptor: Descriptor, location: httpx.URL, response: httpx.Response
-    ) -> None:
+    async def _finish_upload(self, descriptor: Descriptor, response: httpx.Response) -> None:
         if response.status_code not in (201, 204):
             raise error_from_response(response, f"blob {self}@{descriptor.digest}", NotFoundError)
         announced = response.headers.get("Docker-Content-Digest")
@@ -443,7 +541,7 @@ class RemoteRepository(Target):
             body=self._body(descriptor, content, progress),
             replayable=isinstance(content, bytes | Path),
         )
-        await self._finish_upload(descriptor, location, response)
+        await self._finish_upload(descriptor, response)
 
     async def _upload_chunked(
         self,
@@ -480,7 +578,7 @@ class RemoteRepository(Target):
             headers={"Content-Length": "0"},
             body=b"",
         )
-        await self._finish_upload(descriptor, location, response)
+        await self._finish_upload(descriptor, response)
 
     async def delete(self, descriptor: Descriptor) -> None:
         kind = self._kind(descriptor)

@@ -15,6 +15,7 @@ from types import TracebackType
 from msr_oci.oci.content import MAX_MANIFEST_SIZE, Descriptor, ImageIndex, ImageManifest, parse_manifest
 from msr_oci.oci.digest import Digester
 from msr_oci.oci.errors import ContentTooLarge, SizeMismatch
+from msr_oci.oci.offload import OFFLOAD_THRESHOLD, BatchWorker, read_file
 from msr_oci.oci.tempfiles import atomic_file
 
 #: what ``push`` accepts: bytes in memory, a file streamed from disk, or an async stream of chunks
@@ -26,11 +27,16 @@ CHUNK_SIZE = 1024 * 1024
 
 
 async def iter_content(content: Content, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
-    """Yield ``content`` in chunks without ever holding a whole file in memory."""
+    """Yield ``content`` in chunks without ever holding a whole file in memory (a large file is read
+    ahead on a worker thread)."""
     if isinstance(content, bytes):
         for start in range(0, len(content), chunk_size) or [0]:
             yield content[start : start + chunk_size]
     elif isinstance(content, Path):
+        if content.stat().st_size >= OFFLOAD_THRESHOLD:
+            async for chunk in read_file(content):
+                yield chunk
+            return
         with content.open("rb") as fh:
             while chunk := fh.read(chunk_size):
                 yield chunk
@@ -44,15 +50,29 @@ async def verified_stream(
 ) -> AsyncIterator[bytes]:
     """Pass chunks through while hashing; raise ``IntegrityError`` on excess bytes or at a bad end.
 
-    Every ``Target.fetch`` wraps its raw stream in this, so verification lives in one place.
+    Every ``Target.fetch`` wraps its raw stream in this, so verification lives in one place. Large
+    content is hashed on a worker thread while the next chunks arrive; chunks are passed on before
+    they are hashed, and the verdict comes at the end as always.
     """
     digester = Digester.for_digest(descriptor.digest)
-    async for chunk in chunks:
-        if digester.size + len(chunk) > descriptor.size:
-            raise SizeMismatch(descriptor.size, digester.size + len(chunk), f"{what} {descriptor.digest}")
-        digester.update(chunk)
-        yield chunk
-    digester.verify(descriptor.digest, descriptor.size, f"{what} {descriptor.digest}")
+    what = f"{what} {descriptor.digest}"
+    if descriptor.size < OFFLOAD_THRESHOLD:
+        async for chunk in chunks:
+            if digester.size + len(chunk) > descriptor.size:
+                raise SizeMismatch(descriptor.size, digester.size + len(chunk), what)
+            digester.update(chunk)
+            yield chunk
+    else:
+        seen = 0
+        async with BatchWorker(digester.update_many) as hashing:
+            async for chunk in chunks:
+                seen += len(chunk)
+                if seen > descriptor.size:
+                    raise SizeMismatch(descriptor.size, seen, what)
+                await hashing.feed(chunk)
+                yield chunk
+            await hashing.finish()
+    digester.verify(descriptor.digest, descriptor.size, what)
 
 
 class Target(ABC):
@@ -100,6 +120,9 @@ class Target(ABC):
     async def aclose(self) -> None:  # noqa: B027 (an optional hook, a no-op by default)
         """Release connections or locks."""
 
+    def expect_push(self) -> None:  # noqa: B027 (an optional hook, a no-op by default)
+        """A push follows: a store that authenticates asks for push rights up front."""
+
     async def __aenter__(self) -> Target:
         return self
 
@@ -139,7 +162,15 @@ class Target(ABC):
         with atomic_file(path) as fh:
             # ``fetch`` streams verify as they end, so a bad download raises before the rename
             async with self.fetch(descriptor) as stream:
-                async for chunk in stream:
-                    fh.write(chunk)
-                    if progress is not None:
-                        progress(len(chunk))
+                if descriptor.size < OFFLOAD_THRESHOLD:
+                    async for chunk in stream:
+                        fh.write(chunk)
+                        if progress is not None:
+                            progress(len(chunk))
+                else:
+                    async with BatchWorker(fh.writelines) as writing:  # written off the loop
+                        async for chunk in stream:
+                            await writing.feed(chunk)
+                            if progress is not None:
+                                progress(len(chunk))
+                        await writing.finish()

@@ -43,6 +43,10 @@ class _NamingWriter:
         with writing(self._path):
             return self._fh.write(data)
 
+    def writelines(self, chunks: Iterable[bytes]) -> None:  # large downloads write batches off the loop
+        with writing(self._path):
+            self._fh.writelines(chunks)
+
     def tell(self) -> int:  # tarfile asks where it is
         return self._fh.tell()
 

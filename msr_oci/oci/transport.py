@@ -20,6 +20,7 @@ import httpx
 
 from msr_oci._version import __version__
 from msr_oci.oci.auth import Authenticator, Credentials, load_credentials
+from msr_oci.oci.connections import open_client
 from msr_oci.oci.errors import AuthError, NetworkError
 from msr_oci.oci.reference import is_loopback_host
 
@@ -30,6 +31,8 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 #: also retried for reads: distribution answers 500 while another client rewrites a tag it reads
 READ_RETRY_STATUSES = RETRY_STATUSES | {500}
 MAX_REDIRECTS = 5
+#: connections opened alongside a client's first request (a manifest, then its blobs at once)
+PRECONNECT_CONNECTIONS = 4
 MAX_RETRY_AFTER = 60.0
 #: error bodies are read at most this far; a hostile server cannot make us buffer more
 MAX_ERROR_BODY = 64 * 1024
@@ -132,14 +135,18 @@ class Transport:
         # a shared context: building one (loading a CA bundle) costs ~40 ms, too much per client;
         # plain-HTTP registries get it too, for redirects to HTTPS storage
         verify: ssl.SSLContext | bool = False if options.insecure else _tls_context(options.ca_file)
-        self.client = httpx.AsyncClient(
-            http2=options.http2,
-            verify=verify,
-            timeout=options.timeout,
-            follow_redirects=False,
-            headers={"User-Agent": options.user_agent},
-            limits=httpx.Limits(max_connections=max(options.max_concurrency, 1) + 2),
+        #: for connections made outside httpx (``download.py``): the same trust as the client's
+        self.ssl_context = (
+            verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify=False)
         )
+        self.client, self._preconnector = open_client(
+            verify=verify,
+            http2=options.http2,
+            timeout=options.timeout,
+            user_agent=options.user_agent,
+            max_connections=max(options.max_concurrency, 1) + 2,
+        )
+        self._warmed = False
         self.request_count = 0
         self._slots = asyncio.Semaphore(max(options.max_concurrency, 1))
         # an http:// token realm is acceptable only where plain HTTP was asked for (see Authenticator)
@@ -156,8 +163,34 @@ class Transport:
     def transport_name(self) -> str:
         return "plain HTTP" if self.plain_http else "HTTPS (TLS)"
 
+    @property
+    def direct_downloads(self) -> bool:
+        """Whether large blobs may be fetched on connections of their own (not through an HTTP proxy)."""
+        return self._preconnector is not None
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """One of the registry's concurrency slots, for a request sent outside ``request``/``stream``."""
+        async with self._slots:
+            yield
+
+    def count_request(self) -> None:
+        self.request_count += 1
+
     async def aclose(self) -> None:
         await self.client.aclose()
+        if self._preconnector is not None:
+            await self._preconnector.aclose()
+
+    def _warm_up(self) -> None:
+        """With the first request, open the connections the fan-out after it will want (see
+        ``connections.py``); HTTP/2 multiplexes one connection, so it needs none."""
+        if self._warmed or self._preconnector is None or self.options.http2:
+            return
+        self._warmed = True
+        port = self.base_url.port or (80 if self.plain_http else 443)
+        count = min(max(self.options.max_concurrency, 1), PRECONNECT_CONNECTIONS)
+        self._preconnector.warm(str(self.base_url.host), port, count, self.options.timeout)
 
     def url(self, path: str) -> httpx.URL:
         return self.base_url.join(path)
@@ -306,6 +339,7 @@ class Transport:
         from a one-shot stream); others are retried on connection errors and 429/502/503/504.
         """
         url = path_or_url if isinstance(path_or_url, httpx.URL) else self.url(path_or_url)
+        self._warm_up()
         async with self._slots:
             response = await self._with_retries(
                 method, url, headers or {}, body, scopes, replayable, read_body=True
@@ -322,6 +356,7 @@ class Transport:
         headers: dict[str, str] | None = None,
     ) -> AsyncIterator[httpx.Response]:
         """A streamed response; it holds a concurrency slot until the caller is done reading."""
+        self._warm_up()
         async with self._slots:
             response = await self._with_retries(method, self.url(path), headers or {}, None, scopes, True)
             try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import inspect
 import os
 import re
 import tempfile
@@ -63,6 +64,8 @@ from msr_oci.revision import (
 )
 
 T = TypeVar("T")
+A = TypeVar("A")
+B = TypeVar("B")
 SortOrder = Literal["semver", "time"]
 
 _REFERRERS_FALLBACK_TAG = re.compile(r"^(sha256|sha512)-[0-9a-f]{64,128}$")
@@ -104,6 +107,24 @@ def _classify_tags(tags: Iterable[str]) -> _RepositoryTags:
         if not t.startswith("_") and t not in alias_names and not _REFERRERS_FALLBACK_TAG.match(t)
     }
     return _RepositoryTags(versions=versions, alias_names=alias_names)
+
+
+async def _both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
+    """Run two jobs together; when one fails, the other is stopped (and cleaned up) first."""
+    tasks = (asyncio.ensure_future(first), asyncio.ensure_future(second))
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            await _cancel(task)
+        raise
+    return tasks[0].result(), tasks[1].result()
+
+
+async def _cancel(task: asyncio.Future[Any]) -> None:
+    """Stop a task and wait until it has cleaned up."""
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 def _now() -> datetime:
@@ -212,7 +233,8 @@ class AsyncRemoteRegistry:
             async with limit:
                 return await job
 
-        tasks = [asyncio.ensure_future(bounded(job)) for job in jobs]
+        pending = list(jobs)
+        tasks = [asyncio.ensure_future(bounded(job)) for job in pending]
         try:
             return list(await asyncio.gather(*tasks))
         except BaseException:
@@ -220,6 +242,9 @@ class AsyncRemoteRegistry:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            for job in pending:  # jobs cancelled before they started were never awaited
+                if inspect.iscoroutine(job):
+                    job.close()
             raise
 
     async def _tags(self, target: Target) -> list[str]:
@@ -332,7 +357,6 @@ class AsyncRemoteRegistry:
         """
         revision = ModelServingRevision.checked(revision)
         ref = self._repository_ref(revision.name)
-        target = self.target(ref)
         check_publishable_version(revision.version, any_scheme=any_version)
         version_tag = version_to_tag(revision.version)
         if version_tag.startswith("_"):
@@ -345,37 +369,41 @@ class AsyncRemoteRegistry:
                 "created_by": revision.created_by or _default_user(),
             }
         )
-        scan = _classify_tags(await self._tags(target))
+        # the version check and the uploads go together: a small revision is then published in two
+        # round trips (three where the registry takes no single-request uploads)
+        check = self._version_check(ref, revision, version_tag, overwrite)
+        return await self._publish(ref, revision, version_tag, progress, check=check)
+
+    async def _version_check(
+        self, ref: Reference, revision: ModelServingRevision, version_tag: str, overwrite: bool
+    ) -> str | None:
+        """The id of the same content already published under the version, or ``None`` to publish;
+        ``VersionExists`` when the version (or an alias of that name) holds something else."""
+        scan = _classify_tags(await self._tags(self.target(ref)))
         if version_tag in scan.alias_names:
             raise VersionExists(
                 f"{revision.name}: {revision.version!r} is already the name of an alias",
                 hint="choose another version string",
             )
-        if version_tag in scan.versions:
-            existing = await self._load(ref.with_tag(version_tag))
-            if _content_of(existing) == _content_of(revision):
-                return existing.id or self.revision_id(ref, existing.digest or "")
-            if not overwrite:
-                raise VersionExists(
-                    f"{revision.name} version {revision.version} already exists with different content "
-                    f"({existing.digest})",
-                    hint="publish a new version, use update_revision (`msr push --update`), "
-                    "or overwrite (`--force`)",
-                )
-        return await self._publish(ref, revision, version_tag, progress)
+        if version_tag not in scan.versions:
+            return None
+        existing = await self._load(ref.with_tag(version_tag))
+        if _content_of(existing) == _content_of(revision):
+            return existing.id or self.revision_id(ref, existing.digest or "")
+        if not overwrite:
+            raise VersionExists(
+                f"{revision.name} version {revision.version} already exists with different content "
+                f"({existing.digest})",
+                hint="publish a new version, use update_revision (`msr push --update`), "
+                "or overwrite (`--force`)",
+            )
+        return None
 
-    async def _publish(
-        self,
-        ref: Reference,
-        revision: ModelServingRevision,
-        version_tag: str,
-        progress: ProgressCallback | None,
-    ) -> str:
-        target = self.target(ref)
-        encoded = encode_revision(revision)
-
+    async def _push_blobs(
+        self, target: Target, blobs: list[tuple[Descriptor, Any]], progress: ProgressCallback | None
+    ) -> None:
         async def push_blob(descriptor: Descriptor, content: Any) -> None:
-            # every store's push already skips content it holds (one HEAD); asking first doubled it
+            # every store's push skips content it holds (remotes: small blobs are sent, large asked for)
             sent = 0
 
             def advance(size: int) -> None:
@@ -388,7 +416,32 @@ class AsyncRemoteRegistry:
             if progress is not None and sent < descriptor.size:
                 progress(descriptor.size - sent)  # skipped: already there
 
-        await self._gather(push_blob(d, c) for d, c in encoded.blobs)
+        await self._gather(push_blob(d, c) for d, c in blobs)
+
+    async def _publish(
+        self,
+        ref: Reference,
+        revision: ModelServingRevision,
+        version_tag: str,
+        progress: ProgressCallback | None,
+        *,
+        check: Awaitable[str | None] | None = None,
+    ) -> str:
+        """Blobs first, then the manifest tagged with the version. ``check`` runs alongside the
+        uploads: an id it returns is the answer (the uploads stop), an error it raises stops them."""
+        target = self.target(ref)
+        target.expect_push()
+        encoded = encode_revision(revision)
+        uploads = asyncio.ensure_future(self._push_blobs(target, encoded.blobs, progress))
+        try:
+            existing = await check if check is not None else None
+        except BaseException:
+            await _cancel(uploads)
+            raise
+        if existing is not None:
+            await _cancel(uploads)
+            return existing
+        await uploads
         await target.push_manifest(encoded.descriptor, encoded.manifest_bytes, tag=version_tag)
         self.cache.put_small(encoded.descriptor, encoded.manifest_bytes)
         config_descriptor, config_content = encoded.blobs[0]
@@ -405,15 +458,17 @@ class AsyncRemoteRegistry:
         ref = self.locate(revision_id)
         if devel and ref.tag is None and ref.digest is None:
             ref = ref.with_tag(await self._latest_tag(ref, devel=True))
-        revision = await self._load(ref)
-        if with_aliases:
-            target = self.target(ref)
+        if not with_aliases:
+            return await self._load(ref)
+        target = self.target(ref)
+
+        async def aliases_by_digest() -> dict[str, list[str]]:
             scan = _classify_tags(await self._tags(target))
-            by_digest = await self._aliases_by_digest(target, scan.alias_names)
-            revision = revision.model_copy(
-                update={"aliases": sorted(by_digest.get(revision.digest or "", []))}
-            )
-        return revision
+            return await self._aliases_by_digest(target, scan.alias_names)
+
+        # the revision and the tag list together: two round trips for a revision without aliases
+        revision, by_digest = await _both(self._load(ref), aliases_by_digest())
+        return revision.model_copy(update={"aliases": sorted(by_digest.get(revision.digest or "", []))})
 
     async def list_revisions(
         self,

@@ -26,6 +26,7 @@ from pathlib import Path
 from msr_oci.oci import Descriptor, ProgressCallback, Target, parse_digest, verify_bytes
 from msr_oci.oci.digest import Digester
 from msr_oci.oci.errors import IntegrityError, writing
+from msr_oci.oci.file_digests import FileDigests
 from msr_oci.oci.tempfiles import TEMP_SUFFIX, atomic_file, locked_temp_dir, remove_abandoned
 
 CACHE_ENV = "MSR_CACHE_DIR"
@@ -56,6 +57,11 @@ class CachedRevision:
 class ContentCache:
     def __init__(self, root: Path | None = None) -> None:
         self.root = root if root is not None else default_cache_dir()
+
+    @property
+    def file_digests(self) -> FileDigests:
+        """Digests of local files already hashed (pushing unchanged weights again reads nothing)."""
+        return FileDigests(self.root / "file-digests")
 
     # ---- blobs ---------------------------------------------------------------------------------------
 
@@ -241,6 +247,9 @@ class ContentCache:
         for cached in self.revisions():
             if older_than is None or now - cached.modified > older_than:
                 shutil.rmtree(cached.path, ignore_errors=True)
+        for entry in (self.root / "file-digests").glob("*/*"):
+            if older_than is None or now - entry.stat().st_mtime > older_than:
+                entry.unlink(missing_ok=True)
         for base in (self.root / "revisions", self.root / "blobs"):
             if base.is_dir():  # only what no live fetch holds (see oci/tempfiles.py)
                 remove_abandoned(base.glob(f"*/.*{TEMP_SUFFIX}"))

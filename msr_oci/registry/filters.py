@@ -2,7 +2,9 @@
 
 Keys combine with AND; ``{"any": [filter, ...]}`` expresses OR. An unknown key is an error.
 ``could_match`` answers from what a tag listing already tells (name, version, aliases), so
-revisions that cannot match are never fetched.
+revisions that cannot match are never fetched. A compiled filter takes a whole revision or the
+``RevisionSummary`` its manifest annotations carry (every key can be answered from either), so a
+listing fetches the configs of matches only.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from msr_oci.oci.errors import InputError
 from msr_oci.revision import ModelServingRevision, version_matches
+from msr_oci.revision.summary import RevisionSummary
 
 FILTER_KEYS = frozenset(
     {
@@ -44,7 +47,7 @@ _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "!=": operator.ne,
 }
 
-Predicate = Callable[[ModelServingRevision], bool]
+Predicate = Callable[[ModelServingRevision | RevisionSummary], bool]
 
 
 class FilterError(InputError):
@@ -109,7 +112,9 @@ def _version_condition(spec: Any) -> Callable[[str], bool]:
     return lambda version: version_matches(version, spec)
 
 
-def _text_field(pattern: Any, key: str, field: Callable[[ModelServingRevision], str | None]) -> Predicate:
+def _text_field(
+    pattern: Any, key: str, field: Callable[[ModelServingRevision | RevisionSummary], str | None]
+) -> Predicate:
     matches = _glob(pattern, key)
     return lambda revision: matches(field(revision))
 
@@ -154,7 +159,7 @@ _COMPILERS: dict[str, Callable[[Any], Predicate]] = {
 
 
 def compile_filter(filters: Mapping[str, Any] | None) -> Predicate:
-    """A predicate over complete revisions (aliases already attached)."""
+    """A predicate over complete revisions or their summaries (aliases already attached)."""
     if not filters:
         return lambda _revision: True
     _check_keys(filters)
@@ -176,7 +181,9 @@ def _metrics_condition(spec: Any) -> Predicate:
     return lambda r: all(k in r.metrics and ok(r.metrics[k]) for k, ok in wanted.items())
 
 
-def _runtime_variant(revision: ModelServingRevision) -> str | None:
+def _runtime_variant(revision: ModelServingRevision | RevisionSummary) -> str | None:
+    if isinstance(revision, RevisionSummary):
+        return revision.runtime_variant
     variant = revision.service_configuration.runtime_variant
     return str(getattr(variant, "value", variant)) if variant is not None else None
 

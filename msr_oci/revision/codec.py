@@ -38,6 +38,7 @@ from msr_oci.revision.revision import (
     format_timestamp,
 )
 from msr_oci.revision.service_configuration import FILE_KEYS, ServiceConfiguration
+from msr_oci.revision.summary import summary_annotations
 
 __all__ = [
     "ANNOTATION_FILE_MODE",
@@ -174,6 +175,7 @@ def _annotations(revision: ModelServingRevision) -> dict[str, str]:
         annotations[ANNOTATION_DESCRIPTION] = revision.description
     if revision.supersedes:
         annotations[ANNOTATION_SUPERSEDES] = revision.supersedes
+    annotations.update(summary_annotations(revision))  # a filter then needs no config
     return annotations
 
 

@@ -8,7 +8,6 @@ lineage, metadata), and any other files, which travel as extra files.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import os
 import re
 import stat
@@ -23,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from msr_oci.oci.digest import digest_bytes
 from msr_oci.oci.errors import UnsafePath
+from msr_oci.oci.file_digests import FileDigests, hash_file
 from msr_oci.revision.codec import (
     MEDIA_TYPE_MODEL_DEFINITION,
     MEDIA_TYPE_REVISION_FILE,
@@ -67,25 +67,22 @@ REVISION_FILE: Final = "revision.yaml"
 REVISION_FILE_KEYS: Final = frozenset(
     {"description", "labels", "metrics", "parameters", "lineage", "metadata", "created_by"}
 )
-_HASH_CHUNK: Final = 1024 * 1024
 
 
 def _permission_bits(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode) & 0o777
 
 
-def describe_extra_file(path: Path, relative: str | None = None) -> ExtraFile:
-    """An ``ExtraFile`` for a local file, hashed in chunks (never read whole)."""
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as fh:
-        while chunk := fh.read(_HASH_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
+def describe_extra_file(
+    path: Path, relative: str | None = None, digests: FileDigests | None = None
+) -> ExtraFile:
+    """An ``ExtraFile`` for a local file, hashed in chunks (never read whole); with ``digests``, a
+    file unchanged since it was last hashed is not read at all."""
+    digest, size = digests.digest(path) if digests is not None else hash_file(path)
     return ExtraFile(
         path=relative if relative is not None else path.name,
         source=path,
-        digest=f"sha256:{digest.hexdigest()}",
+        digest=digest,
         size=size,
         mode=_permission_bits(path),
     )
@@ -614,6 +611,7 @@ def _collect(
     overrides: dict[str, Any],
     findings: _Findings,
     rules: _Rules,
+    digests: FileDigests | None = None,
 ) -> ModelServingRevision | None:
     root = Path(path)
     if not root.is_dir():
@@ -625,7 +623,7 @@ def _collect(
     config = _service_configuration(root, runtime_variant, findings, rules)
     extras = _revision_fields(root, findings)
     extra_files = sorted(
-        (describe_extra_file(p, relative) for relative, p in _walk_files(root, findings)),
+        (describe_extra_file(p, relative, digests) for relative, p in _walk_files(root, findings)),
         key=lambda f: f.path,
     )
     if findings.errors or definition is None or config is None:
@@ -705,14 +703,17 @@ def load_revision_dir(
     target: str = "head",
     strict: bool = False,
     warnings: list[Problem] | None = None,
+    file_digests: FileDigests | None = None,
     **fields: Any,
 ) -> ModelServingRevision:
     """Read a revision directory. ``fields`` (labels, description, created_by, ...) override
     revision.yaml. ``target`` checks against an older Backend.AI release's rules; ``strict`` makes
     unknown keys errors. Raises ``RevisionInputError`` naming the file, field path and line of the
-    first error (all of them in ``.problems``); warnings are appended to ``warnings``."""
+    first error (all of them in ``.problems``); warnings are appended to ``warnings``. With
+    ``file_digests``, files unchanged since they were last hashed are not read again."""
     findings = _Findings()
-    revision = _collect(Path(path), name, version, runtime_variant, fields, findings, _rules(target, strict))
+    rules = _rules(target, strict)
+    revision = _collect(Path(path), name, version, runtime_variant, fields, findings, rules, file_digests)
     if warnings is not None:
         warnings.extend(p for p in findings.problems if p.severity == "warning")
     errors = findings.errors
