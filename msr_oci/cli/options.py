@@ -27,3 +27,16 @@ RefArg = Annotated[
     ),
 ]
 NameArg = Annotated[str, typer.Argument(help="Revision NAME, optionally with a registry host.")]
+
+#: ``--policy`` of the commands that check: a local file, or the repository's signed policy
+PolicyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--policy",
+        help="Policy to check against: a YAML file, or 'repository' for the repository's signed policy.",
+    ),
+]
+StageOpt = Annotated[
+    str | None,
+    typer.Option("--stage", help="Stage (alias) whose rule applies; default: the policy's deploy_stage."),
+]

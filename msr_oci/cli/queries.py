@@ -8,18 +8,23 @@ import typer
 
 from msr_oci.cli import inputs, output, views
 from msr_oci.cli.context import run, run_with_registry, settings_of
-from msr_oci.cli.options import NameArg, Output, RefArg, SortChoice
+from msr_oci.cli.options import NameArg, Output, PolicyOpt, RefArg, SortChoice, StageOpt
 from msr_oci.cli.output import OutputFormat
 
 
 def get(
     ctx: typer.Context,
     ref: RefArg,
+    policy: PolicyOpt = None,
+    stage: StageOpt = None,
     fmt: Output = OutputFormat.text,
 ) -> None:
-    """Show a revision (a bare NAME means its latest version)."""
+    """Show a revision (a bare NAME means its latest version; with --policy, only if it passes)."""
     settings = settings_of(ctx)
-    revision = run_with_registry(settings, None, lambda reg: reg.get_revision(ref))
+    choice = inputs.policy_choice(policy)
+    revision = run_with_registry(
+        settings, None, lambda reg: reg.get_revision(ref, policy=choice, stage=stage)
+    )
     output.emit(fmt, views.revision_record(revision), lambda: views.show_revision(revision))
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "POLICY_TAG",
     "EncodedPolicy",
     "StoredPolicy",
+    "admins_behind",
     "check_signed_by_admins",
     "check_successor",
     "encode_policy",
@@ -142,8 +143,17 @@ class StoredPolicy:
     def serial(self) -> int:
         return self.policy.serial
 
+    @property
+    def label(self) -> str:
+        stored = self.digest.startswith(("sha256:", "sha512:"))
+        return (
+            f"the policy {self.digest} (serial {self.serial})"
+            if stored
+            else f"the new policy (serial {self.serial})"
+        )
 
-def _admins_behind(stored: StoredPolicy, trusted: Policy, repository: str) -> tuple[list[str], list[str]]:
+
+def admins_behind(stored: StoredPolicy, trusted: Policy, repository: str) -> tuple[list[str], list[str]]:
     """The admins of ``trusted`` whose valid signatures ``stored`` carries, and why others were refused."""
     admins = trusted.admins.signers if trusted.admins is not None else []
     expected = _predicate(repository, stored.serial, stored.previous)
@@ -184,13 +194,12 @@ def check_signed_by_admins(stored: StoredPolicy, trusted: Policy, repository: st
             f"{trusted.source} names no admins, so no policy change of {repository} can be trusted",
             hint="a stored policy needs an admins section",
         )
-    signed, refusals = _admins_behind(stored, trusted, repository)
+    signed, refusals = admins_behind(stored, trusted, repository)
     if len(signed) < trusted.admins.threshold:
         found = "; ".join(refusals) or "no signatures"
         raise UntrustedPolicy(
-            f"the policy {stored.digest} (serial {stored.serial}) of {repository} is signed by "
-            f"{len(signed)} of the admins {trusted.admins.describe()} of {trusted.source}, needs "
-            f"{trusted.admins.threshold}: {found}",
+            f"{stored.label} of {repository} is signed by {len(signed)} admin(s), but {trusted.source} "
+            f"requires {trusted.admins.describe()}: {found}",
             hint="an admin of the trusted policy must sign the change",
         )
     return signed
@@ -199,10 +208,10 @@ def check_signed_by_admins(stored: StoredPolicy, trusted: Policy, repository: st
 def check_successor(older: StoredPolicy, newer: StoredPolicy, repository: str) -> list[str]:
     """Refuse ``newer`` unless it follows ``older``: signed by its admins, serial increased."""
     if newer.previous != older.digest:
-        raise UntrustedPolicy(f"the policy {newer.digest} of {repository} does not follow {older.digest}")
+        raise UntrustedPolicy(f"{newer.label} of {repository} does not follow {older.digest}")
     if newer.serial <= older.serial:
         raise UntrustedPolicy(
-            f"the policy {newer.digest} of {repository} has serial {newer.serial}, not above {older.serial}",
+            f"{newer.label} of {repository} does not raise the serial above {older.serial}",
             hint="a policy change must raise the serial",
         )
     return check_signed_by_admins(newer, older.policy, repository)

@@ -24,6 +24,7 @@ from msr_oci.governance.policy import STAGE_NAME_RULE, Policy, is_stage_name, lo
 from msr_oci.governance.policy_store import (
     POLICY_TAG,
     StoredPolicy,
+    admins_behind,
     check_signed_by_admins,
     check_successor,
     encode_policy,
@@ -289,7 +290,7 @@ class RevisionGovernance:
         ref = self._registry._repository_ref(name)
         signers = [await asyncio.to_thread(StatementSigner, material) for material in materials]
         bundles = [sign_policy(signer, data, name, policy.serial, previous) for signer in signers]
-        candidate = StoredPolicy("(not stored yet)", policy, data, bundles, previous)
+        candidate = StoredPolicy("", policy, data, bundles, previous)
         check_signed_by_admins(candidate, current.policy if current is not None else policy, name)
         encoded = encode_policy(data, bundles, policy.serial, previous)
         target = self._registry.target(ref)
@@ -394,32 +395,35 @@ class RevisionGovernance:
     # ---- audit -------------------------------------------------------------------------------------
 
     async def _policy_events(self, name: str) -> list[AuditEvent]:
+        """Every stored policy, its signers checked against the admins of the one before it (the
+        first: against its own), as far back as the registry still holds them."""
         target = self._registry.target(self._registry._repository_ref(name))
-        events: list[AuditEvent] = []
+        chain: list[StoredPolicy] = []
         current = await self.stored_policy(name)
-        while current is not None and len(events) < _POLICY_CHAIN_LIMIT:
-            claims = []
-            for index, bundle in enumerate(current.bundles):
-                try:
-                    claims.append(read_claim(bundle, f"policy signature {index + 1}").claim.describe())
-                except AttestationRefused:
-                    claims.append("unreadable signature")
+        while current is not None and len(chain) < _POLICY_CHAIN_LIMIT:
+            chain.append(current)
+            try:
+                current = (
+                    await self._read_policy(target, current.previous, name) if current.previous else None
+                )
+            except NotFoundError:
+                current = None
+        events = []
+        for index, stored in enumerate(chain):
+            trusted = chain[index + 1].policy if index + 1 < len(chain) else stored.policy
+            signed, refusals = admins_behind(stored, trusted, name)
+            threshold = trusted.admins.threshold if trusted.admins is not None else 1
             events.append(
                 AuditEvent(
-                    at=current.created,
+                    at=stored.created,
                     event="policy",
-                    by=", ".join(claims) or None,
-                    detail=f"serial {current.serial}",
-                    source=current.digest,
+                    by=", ".join(signed) or None,
+                    verified=len(signed) >= threshold,
+                    detail=f"serial {stored.serial}"
+                    + (f"; refused: {'; '.join(refusals)}" if refusals else ""),
+                    source=stored.digest,
                 )
             )
-            previous = current.previous
-            current = None
-            if previous:
-                try:
-                    current = await self._read_policy(target, previous, name)
-                except NotFoundError:
-                    current = None
         return events
 
     async def audit(self, name: str) -> list[AuditEvent]:
