@@ -77,6 +77,10 @@ def signing_material(
         )
     if certificate is None and chain:
         raise InputError("--chain needs --certificate")
+    if certificate is not None and not chain:
+        raise InputError(
+            "--certificate needs --chain", hint="give the CA certificate(s) above it: --chain CA.pem"
+        )
     return KeyMaterial(
         private_key=key,
         password=_read_password(password_stdin),

@@ -113,11 +113,18 @@ def _key_signer(material: KeyMaterial) -> Any:
                 f"{key}: model-signing cannot use an encrypted key together with a certificate",
                 hint="use an unencrypted key file with --certificate, or sign with the key alone",
             )
+        if not material.chain:
+            # model-signing 1.1 reads the chain unconditionally and cannot sign with an empty one
+            raise SigningKeyError(
+                f"{material.certificate}: signing with a certificate needs its chain",
+                hint="give the CA certificate(s) above it (PEM) as the chain",
+            )
         _check_certificate_file(material.certificate)
         return sign_certificate.Signer(key, material.certificate, list(material.chain))
     except (ValueError, TypeError) as exc:
+        files = ", ".join(str(p) for p in (key, material.certificate, *material.chain) if p is not None)
         raise SigningKeyError(
-            f"{key}: cannot sign with this key: {exc}",
+            f"{files}: cannot sign with this material: {exc}",
             hint="give an EC P-256/P-384/P-521 private key in PEM (and its password if it is encrypted)",
         ) from None
 
