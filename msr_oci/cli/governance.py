@@ -205,8 +205,8 @@ def _discovery_record(discovery: Discovery) -> dict[str, Any]:
     each referrer with what msr read from its bundle."""
     referrers = []
     for attestation, finding in zip(discovery.attestations, discovery.findings, strict=True):
-        entry: dict[str, Any] = output.jsonable(attestation.descriptor)
-        entry = {"reference": str(discovery.revision.with_digest(attestation.descriptor.digest)), **entry}
+        reference = str(discovery.revision.with_digest(attestation.descriptor.digest))
+        entry: dict[str, Any] = {"reference": reference, **attestation.descriptor.to_json_dict()}
         entry.update(finding_record(finding, discovery.checked))
         referrers.append(entry)
     descriptor = discovery.descriptor

@@ -208,11 +208,17 @@ class RevisionGovernance:
         policy = load_policy(blobs[0], what)
         return StoredPolicy(descriptor.digest, policy, blobs[0], blobs[1:], previous, created_at(manifest))
 
-    async def stored_policy(self, name: str) -> StoredPolicy | None:
+    def _repository(self, where: str | Reference) -> Reference:
+        """A revision name in the namespace, or the repository of any reference."""
+        if isinstance(where, Reference):
+            return Reference(repository=where.repository, registry=where.registry)
+        return self._registry._repository_ref(where)
+
+    async def stored_policy(self, where: str | Reference) -> StoredPolicy | None:
         """The repository's current policy as stored, NOT verified (None when it has none)."""
-        ref = self._registry._repository_ref(name)
+        ref = self._repository(where)
         try:
-            return await self._read_policy(self._registry.target(ref), POLICY_TAG, name)
+            return await self._read_policy(self._registry.target(ref), POLICY_TAG, _revision_name(ref))
         except NotFoundError:
             return None
 
@@ -220,11 +226,12 @@ class RevisionGovernance:
         pin = TrustPin(location, stored.digest, stored.serial, stored.data, datetime.now(UTC))
         self.trust.save(pin)
 
-    async def trusted_policy(self, name: str, *, pin: bool = True) -> StoredPolicy:
+    async def trusted_policy(self, where: str | Reference, *, pin: bool = True) -> StoredPolicy:
         """The repository's policy, verified against this machine's pin (pinned on first use)."""
-        ref = self._registry._repository_ref(name)
+        ref = self._repository(where)
+        name = _revision_name(ref)
         target = self._registry.target(ref)
-        current = await self.stored_policy(name)
+        current = await self.stored_policy(ref)
         if current is None:
             raise NoStoredPolicy(
                 f"{ref.name} has no stored policy (tag {POLICY_TAG})",
@@ -268,9 +275,9 @@ class RevisionGovernance:
             self._pin(location, current)
         return current
 
-    def forget_policy(self, name: str) -> bool:
-        """Drop this machine's trust pin for ``name``; the next use trusts the stored policy anew."""
-        return self.trust.forget(self._location(self._registry._repository_ref(name)))
+    def forget_policy(self, where: str | Reference) -> bool:
+        """Drop this machine's trust pin for a repository; the next use trusts the stored policy anew."""
+        return self.trust.forget(self._location(self._repository(where)))
 
     async def set_policy(
         self, name: str, data: bytes, materials: Sequence[SigningMaterial], *, source: str
@@ -280,14 +287,14 @@ class RevisionGovernance:
         policy = load_policy(data, source)
         if policy.admins is None:
             raise PolicyInvalid(source, "a stored policy needs admins, who sign its changes", field="admins")
-        current = await self.trusted_policy(name) if await self.stored_policy(name) is not None else None
+        ref = self._repository(name)
+        current = await self.trusted_policy(ref) if await self.stored_policy(ref) is not None else None
         if current is not None and policy.serial <= current.serial:
             raise InputError(
                 f"{source}: serial {policy.serial} must be above the stored policy's {current.serial}",
                 hint=f"set serial: {current.serial + 1}",
             )
         previous = current.digest if current is not None else None
-        ref = self._registry._repository_ref(name)
         signers = [await asyncio.to_thread(StatementSigner, material) for material in materials]
         bundles = [sign_policy(signer, data, name, policy.serial, previous) for signer in signers]
         candidate = StoredPolicy("", policy, data, bundles, previous)
@@ -301,13 +308,13 @@ class RevisionGovernance:
         self._pin(self._location(ref), stored)
         return stored
 
-    async def resolve_policy(self, choice: PolicyChoice, name: str) -> Policy:
+    async def resolve_policy(self, choice: PolicyChoice, where: str | Reference) -> Policy:
         if isinstance(choice, Policy):
             return choice
         if isinstance(choice, Path):
             return load_policy_file(choice)
         if choice == REPOSITORY_POLICY:
-            return (await self.trusted_policy(name)).policy
+            return (await self.trusted_policy(where)).policy
         raise InputError(
             f"unknown policy choice {choice!r}", hint="give a Policy, a policy file or 'repository'"
         )
@@ -344,14 +351,14 @@ class RevisionGovernance:
     async def verify(self, revision_ref: str, policy: PolicyChoice, stage: str | None = None) -> Verdict:
         """The verdict for ``stage`` (default: the policy's ``deploy_stage``); never raises on a 'no'."""
         ref, descriptor, manifest = await self._revision(revision_ref)
-        chosen = await self.resolve_policy(policy, _revision_name(ref))
+        chosen = await self.resolve_policy(policy, ref)
         return await self._verdict(ref, descriptor, manifest, chosen, stage)
 
     async def gate(self, ref: Reference, policy: PolicyChoice, stage: str | None = None) -> Reference:
         """The deploy gate: ``ref`` pinned to its digest once it meets the policy, else
         ``PolicyNotSatisfied`` naming what is missing. Fetch the returned reference, nothing else."""
         pinned, descriptor, manifest = await self._revision(ref)
-        chosen = await self.resolve_policy(policy, _revision_name(pinned))
+        chosen = await self.resolve_policy(policy, pinned)
         (await self._verdict(pinned, descriptor, manifest, chosen, stage)).require()
         return pinned
 
@@ -368,10 +375,9 @@ class RevisionGovernance:
         With ``"repository"``, a repository without a stored policy, or a policy without a rule for
         this alias, leaves the move ungoverned.
         """
-        name = _revision_name(ref)
-        if policy == REPOSITORY_POLICY and await self.stored_policy(name) is None:
+        if policy == REPOSITORY_POLICY and await self.stored_policy(ref) is None:
             return
-        chosen = await self.resolve_policy(policy, name)
+        chosen = await self.resolve_policy(policy, ref)
         if chosen.rule(alias) is None:
             return
         pinned = ref.with_tag(None).with_digest(descriptor.digest)
@@ -385,7 +391,7 @@ class RevisionGovernance:
             return Discovery(
                 ref, descriptor, attestations, [claims_of(a) for a in attestations], checked=False
             )
-        chosen = await self.resolve_policy(policy, _revision_name(ref))
+        chosen = await self.resolve_policy(policy, ref)
         attestations = await self.attestations(ref, descriptor)
         findings = await asyncio.to_thread(
             lambda: [examine(chosen, a, descriptor.digest, manifest) for a in attestations]
