@@ -16,7 +16,7 @@ def test_login_verifies_stores_and_logout_erases(
     assert basic_registry.username and basic_registry.password
     config = isolated_env.docker_config / "config.json"
     host = basic_registry.host
-    ref = f"{host}/{basic_registry.unique_repository('login')}/guarded:1.0"
+    ref = f"{host}/{basic_registry.unique_repository('login')}/guarded:1.0.0"
     source = write_revision_dir(tmp_path / "rev")
 
     msr("push", str(source), ref, expect=4)  # anonymous: refused

@@ -78,8 +78,8 @@ def test_push_then_get_in_every_format(space: Space, tmp_path: Path) -> None:
 
 
 def test_push_prints_the_id_by_default(space: Space, tmp_path: Path) -> None:
-    out = msr("push", str(write_revision_dir(tmp_path / "rev")), space.ref("plain:1.0")).stdout.strip()
-    digest = msr("get", space.ref("plain:1.0"), "--output", "json").json()["digest"]
+    out = msr("push", str(write_revision_dir(tmp_path / "rev")), space.ref("plain:1.0.0")).stdout.strip()
+    digest = msr("get", space.ref("plain:1.0.0"), "--output", "json").json()["digest"]
     assert out.endswith("@" + digest)
 
 
@@ -147,9 +147,9 @@ def test_update_keeps_history_and_conflicts_need_force(space: Space, tmp_path: P
 
 
 def test_diff_names_changed_fields(space: Space, tmp_path: Path) -> None:
-    push(write_revision_dir(tmp_path / "a"), space.ref("dd:1.0"), "--metric", "accuracy=0.9")
-    push(write_revision_dir(tmp_path / "b", port=9000), space.ref("dd:2.0"), "--metric", "accuracy=0.95")
-    entries = msr("diff", space.ref("dd:1.0"), space.ref("dd:2.0"), "--output", "json").json()
+    push(write_revision_dir(tmp_path / "a"), space.ref("dd:1.0.0"), "--metric", "accuracy=0.9")
+    push(write_revision_dir(tmp_path / "b", port=9000), space.ref("dd:2.0.0"), "--metric", "accuracy=0.95")
+    entries = msr("diff", space.ref("dd:1.0.0"), space.ref("dd:2.0.0"), "--output", "json").json()
     by_path = {e["path"]: e for e in entries}
     assert by_path["metrics.accuracy"] == {
         "path": "metrics.accuracy",
@@ -158,20 +158,20 @@ def test_diff_names_changed_fields(space: Space, tmp_path: Path) -> None:
         "new": 0.95,
     }
     assert by_path["model_definition.models[0].service.port"]["new"] == 9000
-    assert "metrics.accuracy" in msr("diff", space.ref("dd:1.0"), space.ref("dd:2.0")).stdout
-    same = msr("diff", space.ref("dd:1.0"), space.ref("dd:1.0"), "--output", "json").json()
+    assert "metrics.accuracy" in msr("diff", space.ref("dd:1.0.0"), space.ref("dd:2.0.0")).stdout
+    same = msr("diff", space.ref("dd:1.0.0"), space.ref("dd:1.0.0"), "--output", "json").json()
     assert same == []
 
 
 def test_pull_writes_verified_files(space: Space, tmp_path: Path) -> None:
     source = write_revision_dir(tmp_path / "rev", weights=b"\x00\x01weights" * 1000)
-    pushed = push(source, space.ref("pulled:1.0"))
+    pushed = push(source, space.ref("pulled:1.0.0"))
     out = tmp_path / "out"
-    record = msr("pull", space.ref("pulled:1.0"), "-o", str(out), "--output", "json").json()
+    record = msr("pull", space.ref("pulled:1.0.0"), "-o", str(out), "--output", "json").json()
     assert record["digest"] == pushed["digest"]
     assert set(record["files"]) == {"model-definition.yaml", "deployment-config.yaml", "weights/model.bin"}
     assert (out / "weights" / "model.bin").read_bytes() == (source / "weights" / "model.bin").read_bytes()
-    text = msr("pull", space.ref("pulled:1.0"), "--dir", str(tmp_path / "again")).stdout
+    text = msr("pull", space.ref("pulled:1.0.0"), "--dir", str(tmp_path / "again")).stdout
     assert str(tmp_path / "again" / "weights" / "model.bin") in text
 
 

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from msr_oci.revision import (
     BlueGreen,
+    InvalidRevision,
     ModelDefinition,
     ModelServiceConfig,
     ModelServingRevision,
@@ -207,18 +208,18 @@ def minimal(**fields: Any) -> ModelServingRevision:
 
 @pytest.mark.parametrize("name", ["Upper", "a/b", "-a", "a..b", "", "a" * 129])
 def test_revision_name_must_be_a_repository_component(name: str) -> None:
-    with pytest.raises(ValidationError, match="lowercase"):
+    with pytest.raises(InvalidRevision, match="lowercase"):
         minimal(name=name)
 
 
 @pytest.mark.parametrize("version", ["", "1_0", "+1", "-1", "a b", "1" * 129])
 def test_revision_version_must_be_tag_safe(version: str) -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidRevision):
         minimal(version=version)
 
 
 def test_timestamps_must_be_aware_and_are_normalised_to_utc() -> None:
-    with pytest.raises(ValidationError, match="timezone"):
+    with pytest.raises(InvalidRevision, match="timezone"):
         minimal(created_at=datetime(2025, 1, 1))
     seoul = timezone(timedelta(hours=9))
     revision = minimal(created_at=datetime(2025, 1, 1, 9, tzinfo=seoul))
@@ -231,22 +232,41 @@ def test_timestamps_must_be_aware_and_are_normalised_to_utc() -> None:
     "path", ["../x", "/etc/passwd", "a/../../b", "a\\..\\b", "a\x00b", "", "model-definition.yaml"]
 )
 def test_extra_file_paths_must_be_safe(path: str) -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidRevision):
         minimal(extra_files=[{"path": path}])
 
 
 def test_extra_file_paths_must_not_collide() -> None:
-    with pytest.raises(ValidationError, match="collides"):
+    with pytest.raises(InvalidRevision, match="collides"):
         minimal(extra_files=[{"path": "README"}, {"path": "readme"}])
-    with pytest.raises(ValidationError, match="cannot also be a directory"):
+    with pytest.raises(InvalidRevision, match="cannot also be a directory"):
         minimal(extra_files=[{"path": "a"}, {"path": "a/b"}])
 
 
 def test_metrics_must_be_finite() -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidRevision):
         minimal(metrics={"loss": float("nan")})
 
 
 def test_unknown_revision_field_is_refused() -> None:
-    with pytest.raises(ValidationError, match="labelz"):
+    with pytest.raises(InvalidRevision, match="labelz"):
         minimal(labelz={"a": "b"})
+
+
+def test_a_bad_revision_is_a_typed_input_error_and_revisions_are_immutable() -> None:
+    from msr_oci.oci.errors import InputError
+
+    with pytest.raises(InputError) as caught:
+        minimal(name="Bad Name")
+    assert caught.value.exit_code == 2 and "name" in str(caught.value)
+    revision = minimal()
+    with pytest.raises(ValidationError):  # frozen: change it with model_copy(update=...)
+        revision.labels = {"a": "b"}  # type: ignore[misc]
+    # a dict put in through model_copy converts at the registry's boundary, or is a typed error
+    copied = revision.model_copy(update={"service_configuration": {"image": "x:1", "replicas": 3}})
+    checked = ModelServingRevision.checked(copied)
+    assert checked.service_configuration.replica_count == 3
+    with pytest.raises(InvalidRevision, match="service_configuration"):
+        ModelServingRevision.checked(
+            revision.model_copy(update={"service_configuration": {"replica_count": -1}})
+        )

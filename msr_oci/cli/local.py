@@ -11,7 +11,7 @@ import typer
 
 from msr_oci.cli import output
 from msr_oci.cli.context import run, settings_of
-from msr_oci.cli.options import Output
+from msr_oci.cli.options import Output, Strict, Target, TargetRelease
 from msr_oci.cli.output import OutputFormat
 
 cache_app = typer.Typer(help="Inspect and prune the local fetch cache.", no_args_is_help=True)
@@ -29,9 +29,11 @@ def _problem_record(problem: Any) -> dict[str, Any]:
 def validate(
     ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(help="Revision directory to check.")],
+    target: Target = TargetRelease.head,
+    strict: Strict = False,
     fmt: Output = OutputFormat.text,
 ) -> None:
-    """Check a revision directory without publishing it (exit 2 when there are problems)."""
+    """Check a revision directory the way Backend.AI reads it (exit 2 when there are errors)."""
     from msr_oci.cli.errors import EXIT_INPUT
 
     settings = settings_of(ctx)
@@ -39,7 +41,7 @@ def validate(
     def check() -> list[Any]:
         from msr_oci.revision.loader import validate_revision_dir
 
-        return list(validate_revision_dir(directory))
+        return list(validate_revision_dir(directory, target=target.value, strict=strict))
 
     problems = run(settings, check)
     records = [_problem_record(p) for p in problems]

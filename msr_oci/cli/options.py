@@ -28,6 +28,29 @@ RefArg = Annotated[
 ]
 NameArg = Annotated[str, typer.Argument(help="Revision NAME, optionally with a registry host.")]
 
+
+class TargetRelease(enum.StrEnum):
+    """The Backend.AI release whose reading rules a revision is checked against."""
+
+    head = "head"
+    r26_4_3 = "26.4.3"
+    r24_09 = "24.09"
+
+
+Target = Annotated[
+    TargetRelease,
+    typer.Option(
+        "--target",
+        metavar="RELEASE",
+        help="Check against this Backend.AI release's rules: head (default: the draft reading), "
+        "26.4.3 (unknown keys, 'enable' refused; model_path and start_command required), "
+        "24.09 (also: start_command only as a list).",
+    ),
+]
+Strict = Annotated[
+    bool, typer.Option("--strict", help="Treat keys Backend.AI does not read as errors (else warnings).")
+]
+
 #: ``--policy`` of the commands that check: a local file, or the repository's signed policy
 PolicyOpt = Annotated[
     str | None,

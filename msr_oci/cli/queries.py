@@ -1,7 +1,9 @@
-"""Commands that read: get, list, versions, history, diff."""
+"""Commands that read: get, list, versions, history, diff, render."""
 
 from __future__ import annotations
 
+import enum
+import json
 from typing import Annotated, Any, Literal
 
 import typer
@@ -15,15 +17,18 @@ from msr_oci.cli.output import OutputFormat
 def get(
     ctx: typer.Context,
     ref: RefArg,
+    devel: Annotated[
+        bool, typer.Option("--devel", help="A bare NAME may pick a prerelease (e.g. 2.0.0-rc.1).")
+    ] = False,
     policy: PolicyOpt = None,
     stage: StageOpt = None,
     fmt: Output = OutputFormat.text,
 ) -> None:
-    """Show a revision (a bare NAME means its latest version; with --policy, only if it passes)."""
+    """Show a revision (a bare NAME means its latest stable version; with --policy, only if it passes)."""
     settings = settings_of(ctx)
     choice = inputs.policy_choice(policy)
     revision = run_with_registry(
-        settings, None, lambda reg: reg.get_revision(ref, policy=choice, stage=stage)
+        settings, None, lambda reg: reg.get_revision(ref, devel=devel, policy=choice, stage=stage)
     )
     output.emit(fmt, views.revision_record(revision), lambda: views.show_revision(revision))
 
@@ -122,3 +127,68 @@ def diff(
     settings = settings_of(ctx)
     entries = run_with_registry(settings, None, lambda reg: reg.diff(a, b))
     output.emit(fmt, [views.diff_record(e) for e in entries], lambda: views.show_diff(entries))
+
+
+class RenderChoice(enum.StrEnum):
+    v1 = "backendai-v1"
+    v2 = "backendai-v2"
+    legacy = "backendai-legacy"
+
+
+def _id_option(help_text: str) -> Any:
+    return typer.Option(metavar="ID", help=help_text)
+
+
+def render(
+    ctx: typer.Context,
+    ref: RefArg,
+    to: Annotated[
+        RenderChoice,
+        typer.Option(
+            "--to",
+            metavar="API",
+            help="backendai-v1 (POST /deployments, or /deployments/ID/revisions with --deployment-id), "
+            "backendai-v2 (CreateDeploymentInput / AddRevisionInput), backendai-legacy (POST /services).",
+        ),
+    ] = RenderChoice.v1,
+    project_id: Annotated[str | None, _id_option("Backend.AI project (group) UUID.")] = None,
+    domain: Annotated[str | None, typer.Option(metavar="NAME", help="Backend.AI domain name.")] = None,
+    resource_group: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Resource group (scaling group) name.")
+    ] = None,
+    image_id: Annotated[str | None, _id_option("UUID of the revision's image in Backend.AI.")] = None,
+    vfolder_id: Annotated[str | None, _id_option("UUID of the model vfolder holding the files.")] = None,
+    runtime_variant_id: Annotated[str | None, _id_option("v2: UUID of the runtime variant row.")] = None,
+    deployment_id: Annotated[
+        str | None, _id_option("Add the revision to this deployment instead of creating one.")
+    ] = None,
+    project: Annotated[str | None, typer.Option(metavar="NAME", help="legacy: the project by name.")] = None,
+    vfolder: Annotated[
+        str | None, typer.Option(metavar="NAME", help="legacy: the model vfolder by name or id.")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Deployment name (default: the revision name).")
+    ] = None,
+    open_to_public: Annotated[bool, typer.Option(help="Make the endpoint public.")] = False,
+    auto_activate: Annotated[bool, typer.Option(help="Activate the added revision at once.")] = False,
+) -> None:
+    """Print the JSON request Backend.AI takes to deploy a revision (ids only Backend.AI knows: options)."""
+    from msr_oci.registry.render import DeploymentIds
+
+    settings = settings_of(ctx)
+    ids = DeploymentIds(
+        project_id=project_id,
+        domain=domain,
+        resource_group=resource_group,
+        image_id=image_id,
+        vfolder_id=vfolder_id,
+        runtime_variant_id=runtime_variant_id,
+        deployment_id=deployment_id,
+        project=project,
+        vfolder=vfolder,
+        deployment_name=name,
+        open_to_public=open_to_public,
+        auto_activate=auto_activate,
+    )
+    body = run_with_registry(settings, None, lambda reg: reg.render(ref, to.value, ids))
+    typer.echo(json.dumps(body, indent=2, sort_keys=False))

@@ -10,7 +10,7 @@ import typer
 from msr_oci.cli import inputs, output, progress
 from msr_oci.cli.context import run, run_with_registry, settings_of
 from msr_oci.cli.governance import note_pins
-from msr_oci.cli.options import Output, PolicyOpt, RefArg, StageOpt
+from msr_oci.cli.options import Output, PolicyOpt, RefArg, StageOpt, Strict, Target, TargetRelease
 from msr_oci.cli.output import OutputFormat
 
 if TYPE_CHECKING:
@@ -35,10 +35,25 @@ def _load(
     lineage: dict[str, str | None],
     description: str | None,
     created_by: str | None,
+    target: str = "head",
+    strict: bool = False,
+    quiet: bool = False,
 ) -> ModelServingRevision:
+    from msr_oci.revision.errors import Problem
     from msr_oci.revision.loader import load_revision_dir
 
-    revision = load_revision_dir(directory, name=name, version=version, runtime_variant=runtime_variant)
+    warnings: list[Problem] = []
+    revision = load_revision_dir(
+        directory,
+        name=name,
+        version=version,
+        runtime_variant=runtime_variant,
+        target=target,
+        strict=strict,
+        warnings=warnings,
+    )
+    for warning in warnings:  # the same warnings `msr validate` prints (skipped files, unknown keys)
+        output.note(f"warning: {warning}", quiet=quiet)
     update: dict[str, Any] = {
         "labels": {**revision.labels, **inputs.pairs(labels, "--label")},
         "metrics": {**revision.metrics, **inputs.number_pairs(metrics, "--metric")},
@@ -92,9 +107,15 @@ def push(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite a version that holds other content.")
     ] = False,
+    target: Target = TargetRelease.head,
+    strict: Strict = False,
+    any_version: Annotated[
+        bool,
+        typer.Option("--any-version", help="Allow a version that is not SemVer 2.0 (e.g. a date or 'v2')."),
+    ] = False,
     fmt: Output = OutputFormat.text,
 ) -> None:
-    """Publish a revision directory as NAME:VERSION."""
+    """Publish a revision directory as NAME:VERSION (SemVer 2.0): every file as written, with its mode."""
     settings = settings_of(ctx)
     located, version = run(settings, lambda: inputs.split_version(ref))
     revision = run(
@@ -115,6 +136,9 @@ def push(
             },
             description=description,
             created_by=created_by,
+            target=target.value,
+            strict=strict,
+            quiet=settings.quiet,
         ),
     )
     total = _upload_size(revision) if progress.wanted(settings) else None
@@ -123,7 +147,9 @@ def push(
         with progress.transfer(settings, f"push {located.name}:{version}", total) as advance:
             if update:  # the registry maps a semver "+" in the reference onto its tag
                 return await reg.update_revision(f"{located.name}:{version}", revision, progress=advance)
-            return await reg.create_revision(revision, overwrite=force, progress=advance)
+            return await reg.create_revision(
+                revision, overwrite=force, progress=advance, any_version=any_version
+            )
 
     revision_id = run_with_registry(settings, located.namespace, publish)
     record = _id_record(revision_id, name=revision.name, version=revision.version)

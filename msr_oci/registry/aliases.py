@@ -27,6 +27,7 @@ from msr_oci.oci import (
 )
 from msr_oci.oci.content import ANNOTATION_AUTHORS, MEDIA_TYPE_IMAGE_MANIFEST
 from msr_oci.oci.errors import InputError, InvalidManifest
+from msr_oci.revision.versions import parse_semver
 
 ALIAS_LOG_PREFIX: Final = "_alias."
 ALIAS_ARTIFACT_TYPE: Final = "application/vnd.backend.ai.model-serving.alias.v1+json"
@@ -50,11 +51,19 @@ class InvalidAlias(InputError):
         )
 
 
+#: alias names that mean something else to users of registries (docker's `latest` is "newest push")
+RESERVED_ALIASES = frozenset({"latest"})
+
+
 def validate_alias(alias: str) -> str:
     if not is_tag(alias):
         raise InvalidAlias(alias, "must match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
     if alias.startswith("_"):
         raise InvalidAlias(alias, "names starting with '_' are reserved")
+    if alias in RESERVED_ALIASES:
+        raise InvalidAlias(alias, "is reserved (a bare NAME already means its latest stable version)")
+    if parse_semver(alias) is not None:
+        raise InvalidAlias(alias, "reads as a version; an alias needs a name such as 'production'")
     if len(ALIAS_LOG_PREFIX + alias) > 128:
         raise InvalidAlias(alias, "is too long")
     return alias

@@ -45,12 +45,15 @@ from msr_oci.registry.cache import DEFAULT_FILE_MODE, ContentCache
 from msr_oci.registry.diff import DiffEntry, diff_revisions
 from msr_oci.registry.filters import compile_filter, could_match
 from msr_oci.registry.namespace import Namespace
+from msr_oci.registry.render import DeploymentIds, RenderTarget, render_revision
 from msr_oci.revision import (
     ModelServingRevision,
     check_artifact,
+    check_publishable_version,
     decode_revision,
     encode_revision,
     file_mode,
+    is_prerelease,
     revision_files,
     tag_to_version,
     version_sort_key,
@@ -284,11 +287,15 @@ class AsyncRemoteRegistry:
         config = await self._small(self.target(ref), manifest.config)
         return decode_revision(manifest, config, digest=descriptor.digest, reference_name=ref.name)
 
-    async def _latest_tag(self, ref: Reference) -> str:
+    async def _latest_tag(self, ref: Reference, *, devel: bool = False) -> str:
+        """The newest stable version's tag (like helm: prereleases only with ``devel`` or when there
+        is nothing else)."""
         scan = _classify_tags(await self._tags(self.target(ref)))
         if not scan.versions:
             raise NameUnknown(f"no versions of {ref.name}", hint="publish one with `msr push`")
-        return max(scan.versions, key=lambda tag: version_sort_key(scan.versions[tag]))
+        stable = {t: v for t, v in scan.versions.items() if not is_prerelease(v)}
+        candidates = scan.versions if devel or not stable else stable
+        return max(candidates, key=lambda tag: version_sort_key(candidates[tag]))
 
     async def _alias_heads(self, target: Target, alias_names: Iterable[str]) -> dict[str, AliasEntry]:
         """The newest log entry of each alias (active or removed)."""
@@ -321,14 +328,18 @@ class AsyncRemoteRegistry:
         *,
         overwrite: bool = False,
         progress: ProgressCallback | None = None,
+        any_version: bool = False,
     ) -> str:
         """Publish a revision: blobs first, then the manifest tagged with its version. Returns its id.
 
         Publishing the same content again returns the existing id. A version that already holds
-        different content is refused (``VersionExists``) unless ``overwrite``.
+        different content is refused (``VersionExists``) unless ``overwrite``. Versions are SemVer 2.0
+        unless ``any_version``.
         """
+        revision = ModelServingRevision.checked(revision)
         ref = self._repository_ref(revision.name)
         target = self.target(ref)
+        check_publishable_version(revision.version, any_scheme=any_version)
         version_tag = version_to_tag(revision.version)
         if version_tag.startswith("_"):
             raise InputError(f"version {revision.version!r} may not start with '_' (reserved)")
@@ -396,13 +407,17 @@ class AsyncRemoteRegistry:
         revision_id: str,
         *,
         with_aliases: bool = True,
+        devel: bool = False,
         policy: PolicyChoice | None = None,
         stage: str | None = None,
     ) -> ModelServingRevision:
         """A revision by id, ``name:version``, ``name@sha256:...``, ``name:<alias>``, ``name`` (latest
-        version) or any full reference; every byte read is verified. With ``policy``, only a revision
-        signed and approved as the policy requires for ``stage`` (the deploy gate, see ``fetch``)."""
+        stable version; with ``devel`` prereleases count too) or any full reference; every byte read
+        is verified. With ``policy``, only a revision signed and approved as the policy requires for
+        ``stage`` (the deploy gate, see ``fetch``)."""
         ref = self.locate(revision_id)
+        if devel and ref.tag is None and ref.digest is None:
+            ref = ref.with_tag(await self._latest_tag(ref, devel=True))
         if policy is not None:
             ref = await self.governance.gate(ref, policy, stage)
         revision = await self._load(ref)
@@ -482,6 +497,7 @@ class AsyncRemoteRegistry:
     ) -> str:
         """Publish new content for the same version, recording the digest it supersedes, and move the
         version tag. The old digest stays fetchable; aliases keep pointing at what they pinned."""
+        revision = ModelServingRevision.checked(revision)
         ref = self.locate(revision_id)
         old = await self._load(ref)
         if revision.name != old.name or revision.version != old.version:
@@ -835,6 +851,13 @@ class AsyncRemoteRegistry:
         if not ids:
             raise InputError(f"{tar_path}: the archive holds no tagged revision")
         return ids
+
+    async def render(
+        self, revision_ref: str, target: RenderTarget, ids: DeploymentIds | None = None
+    ) -> dict[str, Any]:
+        """The JSON Backend.AI takes to deploy this revision (see ``registry/render.py``)."""
+        revision = await self.get_revision(revision_ref, with_aliases=False)
+        return render_revision(revision, target, ids or DeploymentIds())
 
     async def diff(self, a: str, b: str) -> list[DiffEntry]:
         """Structural differences between two revisions (definition, configuration, metadata)."""

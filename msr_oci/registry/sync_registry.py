@@ -16,6 +16,7 @@ from msr_oci.oci.remote import RegistryOptions
 from msr_oci.registry.aliases import AliasEntry
 from msr_oci.registry.async_registry import AsyncRemoteRegistry, FetchedRevision, SortOrder
 from msr_oci.registry.diff import DiffEntry
+from msr_oci.registry.render import DeploymentIds, RenderTarget
 from msr_oci.revision import ModelServingRevision
 
 T = TypeVar("T")
@@ -83,11 +84,15 @@ class RemoteRegistry(ModelServingRegistry):
         return self.aio.request_count
 
     # the proposal's interface
-    def create_revision(self, revision: ModelServingRevision, *, overwrite: bool = False) -> str:
-        return self._run(self.aio.create_revision(revision, overwrite=overwrite))
+    def create_revision(
+        self, revision: ModelServingRevision, *, overwrite: bool = False, any_version: bool = False
+    ) -> str:
+        return self._run(self.aio.create_revision(revision, overwrite=overwrite, any_version=any_version))
 
-    def get_revision(self, revision_id: str) -> ModelServingRevision:
-        return self._run(self.aio.get_revision(revision_id))
+    def get_revision(
+        self, revision_id: str, *, with_aliases: bool = True, devel: bool = False
+    ) -> ModelServingRevision:
+        return self._run(self.aio.get_revision(revision_id, with_aliases=with_aliases, devel=devel))
 
     def list_revisions(
         self, filters: Mapping[str, Any] | None = None, *, sort: SortOrder = "semver", reverse: bool = False
@@ -133,3 +138,8 @@ class RemoteRegistry(ModelServingRegistry):
 
     def diff(self, a: str, b: str) -> list[DiffEntry]:
         return self._run(self.aio.diff(a, b))
+
+    def render(
+        self, revision_ref: str, target: RenderTarget, ids: DeploymentIds | None = None
+    ) -> dict[str, Any]:
+        return self._run(self.aio.render(revision_ref, target, ids))

@@ -14,7 +14,13 @@ from msr_oci.revision.codec import (
     file_mode,
     revision_files,
 )
-from msr_oci.revision.errors import InvalidRevisionRecord, NotARevision, Problem, RevisionInputError
+from msr_oci.revision.errors import (
+    InvalidRevision,
+    InvalidRevisionRecord,
+    NotARevision,
+    Problem,
+    RevisionInputError,
+)
 from msr_oci.revision.model_definition import (
     ModelConfig,
     ModelDefinition,
@@ -43,7 +49,9 @@ from msr_oci.revision.service_configuration import (
     default_port,
 )
 from msr_oci.revision.versions import (
+    check_publishable_version,
     check_version,
+    is_prerelease,
     parse_semver,
     tag_to_version,
     version_matches,
@@ -64,6 +72,7 @@ __all__ = [
     "DeploymentStrategy",
     "EncodedRevision",
     "ExtraFile",
+    "InvalidRevision",
     "InvalidRevisionRecord",
     "Lineage",
     "ModelConfig",
@@ -80,6 +89,7 @@ __all__ = [
     "RuntimeVariant",
     "ServiceConfiguration",
     "check_artifact",
+    "check_publishable_version",
     "check_relative_path",
     "check_unique_paths",
     "check_version",
@@ -89,6 +99,7 @@ __all__ = [
     "encode_revision",
     "file_mode",
     "format_timestamp",
+    "is_prerelease",
     "parse_semver",
     "revision_files",
     "tag_to_version",

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import yaml
-from pydantic import ValidationError
 
 from msr_oci.oci.content import (
     ANNOTATION_AUTHORS,
@@ -28,7 +27,7 @@ from msr_oci.oci.content import (
 from msr_oci.oci.digest import verify_bytes
 from msr_oci.oci.errors import InputError, UnsafePath
 from msr_oci.oci.target import Content
-from msr_oci.revision.errors import InvalidRevisionRecord, NotARevision
+from msr_oci.revision.errors import InvalidRevision, InvalidRevisionRecord, NotARevision
 from msr_oci.revision.paths import check_relative_path, check_unique_paths
 from msr_oci.revision.revision import (
     DEPLOYMENT_CONFIG_FILE,
@@ -301,7 +300,7 @@ def decode_revision(
         record["documents"] = _v1_documents(manifest)
     try:
         revision = ModelServingRevision.model_validate(record)
-    except ValidationError as exc:
+    except InvalidRevision as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise InvalidRevisionRecord(
@@ -309,12 +308,12 @@ def decode_revision(
         ) from None
     _check_layers(manifest, revision)
     # what the stored documents say, so an edit of the record through the API is noticed on publish
-    for document in revision.documents:
-        if document.role == "model-definition":
-            document.view = revision.model_definition.to_document()
-        elif document.role == "service-configuration":
-            document.view = service_file_view(revision.service_configuration)
-    return revision
+    views = {
+        "model-definition": revision.model_definition.to_document(),
+        "service-configuration": service_file_view(revision.service_configuration),
+    }
+    documents = [d.model_copy(update={"view": views.get(d.role)}) for d in revision.documents]
+    return revision.model_copy(update={"documents": documents})
 
 
 def _v1_documents(manifest: ImageManifest) -> list[dict[str, Any]]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from msr_oci.oci.errors import InputError, InvalidManifest
 
-__all__ = ["InvalidRevisionRecord", "NotARevision", "Problem", "RevisionInputError"]
+__all__ = ["InvalidRevision", "InvalidRevisionRecord", "NotARevision", "Problem", "RevisionInputError"]
 
 
 @dataclass(frozen=True)
@@ -49,3 +49,20 @@ class NotARevision(InputError):
 
 class InvalidRevisionRecord(InvalidManifest):
     """A revision artifact whose config record or layers do not hold together."""
+
+
+class InvalidRevision(InputError):
+    """A revision record that does not validate (built through the API, or read back): names the
+    first field and why; ``errors()`` lists them all (pydantic's error dicts)."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        first = errors[0] if errors else {"loc": (), "msg": "invalid"}
+        where = ".".join(str(part) for part in first["loc"]) or "revision"
+        super().__init__(
+            f"invalid revision: {where}: {first['msg']}",
+            hint="see the ModelServingRevision fields (msr schema revision-config)",
+        )
+        self._errors = errors
+
+    def errors(self) -> list[dict[str, Any]]:
+        return self._errors

@@ -30,7 +30,7 @@ from msr_oci.revision.codec import (
     MEDIA_TYPE_SERVICE_CONFIGURATION_TOML,
     service_file_view,
 )
-from msr_oci.revision.errors import Problem, RevisionInputError
+from msr_oci.revision.errors import InvalidRevision, Problem, RevisionInputError
 from msr_oci.revision.model_definition import (
     COMMAND_KEYS,
     ModelConfig,
@@ -323,7 +323,8 @@ def _check_keys(
     for path, close in _unknown_keys(document.data, model, []):
         _, line = _locate(document, path)
         hint = f"did you mean {close!r}?" if close else "remove it or check its spelling"
-        if reject:
+        # older releases' trafaret allowed extra keys under `metadata` only
+        if reject and "metadata" not in path[:-1]:
             findings.error(
                 document.file,
                 "is not allowed by this Backend.AI release",
@@ -365,7 +366,7 @@ def _check_release(document: _Document, target: Target, findings: _Findings) -> 
                 f"field required by {release}",
                 field=_format_path([*where, "model_path"]),
                 line=line,
-                hint="add 'model_path' (HEAD fills it from the mount destination)",
+                hint="add 'model_path'; HEAD fills it from the mount destination",
             )
         if service is None:
             continue
@@ -389,6 +390,16 @@ def _check_release(document: _Document, target: Target, findings: _Findings) -> 
                 hint="write the command as a list, e.g. [python, serve.py]",
             )
         health = service.get("health_check", service.get("health-check"))
+        if isinstance(health, dict) and health and "path" not in health:
+            at = [*where, "service", "health_check"]
+            _, line = _locate(document, at)
+            findings.error(
+                document.file,
+                f"'path' is required by {release}",
+                field=_format_path([*at, "path"]),
+                line=line,
+                hint="add 'path: /health' (HEAD defaults it)",
+            )
         if isinstance(health, dict) and "enable" in health:
             at = [*where, "service", "health_check", "enable"]
             _, line = _locate(document, at)
@@ -639,7 +650,7 @@ def _collect(
     )
     try:
         return ModelServingRevision.model_validate(fields)
-    except ValidationError as exc:
+    except InvalidRevision as exc:
         for error in exc.errors():
             loc = list(error["loc"])
             if (

@@ -11,6 +11,7 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
+    ValidationError,
     field_serializer,
     field_validator,
     model_validator,
@@ -19,6 +20,7 @@ from pydantic import (
 from msr_oci.oci.digest import validate_digest
 from msr_oci.oci.errors import InvalidReference, UnsafePath
 from msr_oci.oci.reference import is_tag, validate_repository
+from msr_oci.revision.errors import InvalidRevision
 from msr_oci.revision.model_definition import ModelDefinition
 from msr_oci.revision.paths import check_relative_path, check_unique_paths
 from msr_oci.revision.service_configuration import ServiceConfiguration
@@ -52,7 +54,9 @@ def format_timestamp(value: datetime) -> str:
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+    # immutable: a revision is a record of what was published; change it with model_copy(update=...),
+    # which the registry validates again at its boundary (ModelServingRevision.checked)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Lineage(_Record):
@@ -233,6 +237,41 @@ class ModelServingRevision(_Record):
 
     def document(self, role: DocumentRole) -> DocumentFile | None:
         return next((d for d in self.documents if d.role == role), None)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise InvalidRevision([dict(error) for error in exc.errors()]) from None
+
+    @classmethod
+    def model_validate(
+        cls,
+        obj: Any,
+        *,
+        strict: bool | None = None,
+        from_attributes: bool | None = None,
+        context: Any | None = None,
+        **kwargs: Any,
+    ) -> ModelServingRevision:
+        """As pydantic's, raising ``InvalidRevision`` (an ``InputError``) instead of ValidationError."""
+        if isinstance(obj, dict) and strict is None and context is None and not from_attributes:
+            # through __init__, which pydantic calls for a model that defines one: its error is the
+            # precise one (pydantic would otherwise wrap it as a value error of the whole record)
+            return cls(**obj)
+        try:
+            return super().model_validate(
+                obj, strict=strict, from_attributes=from_attributes, context=context, **kwargs
+            )
+        except ValidationError as exc:
+            raise InvalidRevision([dict(error) for error in exc.errors()]) from None
+
+    @classmethod
+    def checked(cls, revision: ModelServingRevision) -> ModelServingRevision:
+        """The revision validated again, field by field: what ``model_copy(update=...)`` put in without
+        validation (a dict where a model belongs) is converted, or raises ``InvalidRevision``."""
+        fields = {name: getattr(revision, name) for name in cls.model_fields}
+        return cls.model_validate(fields)
 
     @field_serializer("created_at", "updated_at", when_used="json")
     def _timestamp(self, value: datetime | None) -> str | None:

@@ -10,7 +10,9 @@ from msr_oci.oci.errors import InputError
 from msr_oci.oci.reference import is_tag
 
 __all__ = [
+    "check_publishable_version",
     "check_version",
+    "is_prerelease",
     "parse_semver",
     "tag_to_version",
     "version_matches",
@@ -24,6 +26,33 @@ _SEMVER: Final = re.compile(
     r"(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
 )
 _CHUNKS: Final = re.compile(r"\d+|\D+")
+#: semver 2.0 exactly (semver.org's regular expression): what `msr push` publishes unless told otherwise
+_SEMVER_STRICT: Final = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+
+
+def check_publishable_version(version: str, *, any_scheme: bool = False) -> str:
+    """A version to publish: SemVer 2.0 (``1.2.0``, ``2.0.0-rc.1``, ``1.0.0+cu124``) unless
+    ``any_scheme`` (a documented opt-in) allows any tag-safe version. Raises ``InputError``."""
+    try:
+        check_version(version)
+    except ValueError as exc:
+        raise InputError(f"version {version!r} {exc}") from None
+    if not any_scheme and _SEMVER_STRICT.match(version) is None:
+        raise InputError(
+            f"version {version!r} is not SemVer 2.0",
+            hint="use MAJOR.MINOR.PATCH such as 1.0.0 (no 'v', no leading zeros; aliases such as "
+            "'production' are set with `msr promote`), or allow other schemes with --any-version",
+        )
+    return version
+
+
+def is_prerelease(version: str) -> bool:
+    parsed = parse_semver(version)
+    return parsed is not None and bool(parsed[3])
 
 
 def check_version(version: str) -> str:
