@@ -265,3 +265,25 @@ async def test_request_cost_of_the_gate(
     before = api.request_count
     await api.fetch(revision)
     assert api.request_count == before  # ungated: the cache answers with no request
+
+
+def test_the_sync_facade_signs_verifies_and_gates(
+    isolated_env: object, keys: dict[str, KeyPair], tmp_path: Path
+) -> None:
+    from msr_oci.registry import RemoteRegistry
+
+    policy = _policy(keys)
+    write_revision_dir(tmp_path / "rev", weights=b"sync weights")
+    with RemoteRegistry() as registry:
+        revision = registry.create_revision(
+            load_revision_dir(tmp_path / "rev", name="model", version="1.0.0")
+        )
+        assert not registry.verify(revision, policy=policy).ok
+        with pytest.raises(PolicyNotSatisfied):
+            registry.set_alias("model", "production", "1.0.0", policy=policy)
+        registry.sign(revision, KeyMaterial(keys["release"].private))
+        registry.approve(revision, "production", KeyMaterial(keys["devops-a"].private), approver="ann")
+        assert registry.verify(revision, policy=policy).ok
+        assert registry.set_alias("model", "production", "1.0.0", policy=policy).version == "1.0.0"
+        assert registry.fetch(revision, policy=policy).revision.version == "1.0.0"
+        assert [e.event for e in registry.audit("model")].count("approval") == 1
