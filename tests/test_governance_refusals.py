@@ -287,3 +287,51 @@ def test_the_sync_facade_signs_verifies_and_gates(
         assert registry.set_alias("model", "production", "1.0.0", policy=policy).version == "1.0.0"
         assert registry.fetch(revision, policy=policy).revision.version == "1.0.0"
         assert [e.event for e in registry.audit("model")].count("approval") == 1
+
+
+async def test_admin_rotation_is_followed_through_the_policy_chain(
+    isolated_env: object, keys: dict[str, KeyPair], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A machine pinned at serial 1 accepts serial 3 by walking back: 2 is signed by the old admin and
+    names a new one, 3 is signed by the new admin only. A serial-3 policy signed by the old admin is
+    refused once the chain says the old admin is gone."""
+    import yaml
+
+    from msr_oci.governance.errors import UntrustedPolicy
+
+    admins = {n: make_key(tmp_path / "keys", n) for n in ("old-admin", "new-admin")}
+    everyone = [keys["release"], *admins.values()]
+
+    def document(serial: int, admin: str) -> bytes:
+        stages = {"production": {"signatures": {"signers": ["release"]}}}
+        return yaml.safe_dump(policy_document(everyone, stages, admins=[admin], serial=serial)).encode()
+
+    def machine(name: str) -> None:
+        monkeypatch.setenv("MSR_TRUST_DIR", str(tmp_path / f"trust-{name}"))
+
+    old = KeyMaterial(admins["old-admin"].private)
+    new = KeyMaterial(admins["new-admin"].private)
+    machine("publisher")
+    async with AsyncRemoteRegistry() as store:
+        await _publish(store, tmp_path / "rev", "1.0.0", b"weights")
+        await store.set_policy("model", document(1, "old-admin"), [old])
+    machine("deployer")
+    async with AsyncRemoteRegistry() as store:
+        assert (await store.get_policy("model")).serial == 1  # pinned on first use
+    machine("publisher")
+    async with AsyncRemoteRegistry() as store:
+        with pytest.raises(UntrustedPolicy):
+            await store.set_policy("model", document(2, "new-admin"), [new])  # the new admin is not one yet
+        await store.set_policy("model", document(2, "new-admin"), [old])
+        with pytest.raises(UntrustedPolicy):
+            await store.set_policy("model", document(3, "new-admin"), [old])  # the old admin is gone
+        await store.set_policy("model", document(3, "new-admin"), [new])
+    machine("deployer")
+    async with AsyncRemoteRegistry() as store:
+        assert (await store.get_policy("model")).serial == 3
+        events = [e for e in await store.audit("model") if e.event == "policy"]
+        assert [(e.by, e.verified) for e in events] == [
+            ("old-admin", True),
+            ("old-admin", True),
+            ("new-admin", True),
+        ]
