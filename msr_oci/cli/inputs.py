@@ -78,23 +78,22 @@ def number_pairs(values: Iterable[str], option: str) -> dict[str, float]:
 
 def scalar(value: str) -> Any:
     """``100`` -> 100, ``0.5`` -> 0.5, ``true`` -> True, anything else stays a string."""
-    import yaml
+    from msr_oci.revision.yaml_reader import YamlProblem, parse_yaml
 
     try:
-        parsed = yaml.safe_load(value)
-    except yaml.YAMLError:
+        parsed = parse_yaml(value).data
+    except YamlProblem:
         return value
     return parsed if isinstance(parsed, int | float | bool) else value
 
 
 def _structured(text: str, where: str) -> Any:
-    import yaml
-
     from msr_oci.oci.errors import InputError
+    from msr_oci.revision.yaml_reader import YamlProblem, parse_yaml
 
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        return parse_yaml(text).data
+    except YamlProblem as exc:
         problem = " ".join(str(exc).split())
         raise InputError(f"--filter {where}: not valid JSON/YAML: {problem}") from None
 
