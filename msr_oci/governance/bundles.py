@@ -263,7 +263,12 @@ def _pem_file(pem: bytes) -> Iterator[Path]:
         yield path
 
 
+#: sigstore verifiers fetch sigstore's trust root (TUF) when built: one per identity per process
+_SIGSTORE_VERIFIERS: dict[SigstoreIdentity, Any] = {}
+
+
 def _verifier(identity: Identity) -> Any:
+    """A fresh verifier for keys and certificates (the certificate verifier keeps per-call state)."""
     from model_signing._signing import sign_certificate, sign_ec_key, sign_sigstore
 
     if isinstance(identity, PublicKeyIdentity):
@@ -273,9 +278,11 @@ def _verifier(identity: Identity) -> Any:
         with _pem_file(identity.authority_pem) as path:
             return sign_certificate.Verifier([path])
     assert isinstance(identity, SigstoreIdentity)
-    return sign_sigstore.Verifier(
-        identity=identity.identity, oidc_issuer=identity.issuer, use_staging=identity.staging
-    )
+    if identity not in _SIGSTORE_VERIFIERS:
+        _SIGSTORE_VERIFIERS[identity] = sign_sigstore.Verifier(
+            identity=identity.identity, oidc_issuer=identity.issuer, use_staging=identity.staging
+        )
+    return _SIGSTORE_VERIFIERS[identity]
 
 
 def _signature(parsed: ParsedBundle, identity: Identity) -> Any:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
-from msr_oci.governance.approvals import Approval, sign_approval
+from msr_oci.governance.approvals import APPROVAL_PREDICATE, Approval, sign_approval
 from msr_oci.governance.audit import AuditEvent, attestation_event, revision_event, timeline
 from msr_oci.governance.bundles import BUNDLE_MEDIA_TYPE, SigningMaterial, StatementSigner, read_claim
 from msr_oci.governance.errors import AttestationRefused, GovernanceError, PolicyInvalid, UntrustedPolicy
@@ -31,7 +31,7 @@ from msr_oci.governance.policy_store import (
     policy_layers,
     sign_policy,
 )
-from msr_oci.governance.referrers import bundle_layer, created_at, encode_referrer
+from msr_oci.governance.referrers import ANNOTATION_PREDICATE_TYPE, bundle_layer, created_at, encode_referrer
 from msr_oci.governance.signing import MODEL_SIGNATURE_PREDICATE, sign_revision
 from msr_oci.governance.trust import TrustPin, TrustStore
 from msr_oci.oci import EMPTY_DESCRIPTOR, Descriptor, ImageManifest, Reference, Target, parse_manifest
@@ -116,7 +116,7 @@ class RevisionGovernance:
 
     async def _read_attestation(self, target: Target, listed: Descriptor, subject: str) -> Attestation:
         what = f"referrer {listed.digest}"
-        predicate = (listed.annotations or {}).get("dev.sigstore.bundle.predicateType")
+        predicate = (listed.annotations or {}).get(ANNOTATION_PREDICATE_TYPE)
         try:
             manifest = parse_manifest(await self._registry._small(target, listed))
             if not isinstance(manifest, ImageManifest):
@@ -125,7 +125,7 @@ class RevisionGovernance:
             bundle = await self._registry._small(target, layer)
         except (AttestationRefused, IntegrityError, NotFoundError) as exc:
             return Attestation(listed, predicate, None, problem=str(exc))
-        predicate = (manifest.annotations or {}).get("dev.sigstore.bundle.predicateType", predicate)
+        predicate = (manifest.annotations or {}).get(ANNOTATION_PREDICATE_TYPE, predicate)
         return Attestation(listed, predicate, created_at(manifest), bundle=bundle)
 
     # ---- signing and approving ---------------------------------------------------------------------
@@ -134,7 +134,8 @@ class RevisionGovernance:
         self, ref: Reference, descriptor: Descriptor, bundle: bytes, predicate_type: str, stage: str | None
     ) -> AttachedAttestation:
         target = self._registry.target(ref)
-        encoded = encode_referrer(bundle, descriptor, predicate_type)
+        created = datetime.now(UTC)
+        encoded = encode_referrer(bundle, descriptor, predicate_type, created)
         await target.push(EMPTY_DESCRIPTOR, EMPTY_JSON)  # every store skips what it already holds
         await target.push(encoded.bundle_descriptor, bundle)
         await target.push_manifest(encoded.descriptor, encoded.manifest_bytes)  # subject: the revision
@@ -147,8 +148,7 @@ class RevisionGovernance:
             revision=descriptor.digest,
             kind="approval" if stage is not None else "signature",
             signer=claim.describe(),
-            created=created_at(ImageManifest.model_validate_json(encoded.manifest_bytes))
-            or datetime.now(UTC),
+            created=created,
             stage=stage,
         )
 
@@ -170,8 +170,6 @@ class RevisionGovernance:
         comment: str | None = None,
     ) -> AttachedAttestation:
         """Attach a signed approval of the revision for ``stage``."""
-        from msr_oci.governance.approvals import APPROVAL_PREDICATE
-
         if not is_stage_name(stage):
             raise InputError(f"invalid stage {stage!r}", hint=STAGE_NAME_RULE)
         ref, descriptor, _ = await self._revision(revision_ref)
