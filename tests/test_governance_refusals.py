@@ -335,3 +335,32 @@ async def test_admin_rotation_is_followed_through_the_policy_chain(
             ("old-admin", True),
             ("new-admin", True),
         ]
+
+
+async def test_signing_material_is_checked_before_anything_is_pushed(
+    isolated_env: object, keys: dict[str, KeyPair], tmp_path: Path
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    from msr_oci.governance.bundles import SigningKeyError
+
+    encrypted = tmp_path / "encrypted.pem"
+    encrypted.write_bytes(
+        keys["release"].key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"s3cret"),
+        )
+    )
+    async with AsyncRemoteRegistry() as store:
+        revision = await _publish(store, tmp_path / "rev", "1.0.0", b"weights")
+        for material in (
+            KeyMaterial(encrypted),  # no password
+            KeyMaterial(encrypted, password=b"wrong"),
+            KeyMaterial(keys["release"].public),  # a public key is not a private key
+        ):
+            with pytest.raises(SigningKeyError, match="cannot sign with this material"):
+                await store.sign(revision, material)
+        assert (await store.discover(revision)).attestations == []
+        await store.sign(revision, KeyMaterial(encrypted, password=b"s3cret"))
+        assert (await store.verify(revision, policy=_policy(keys), stage="production")).checks[0].ok
