@@ -5,7 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from msr_oci.registry.governance import PolicyChoice
 
 _FILTER_HINT = "KEY=VALUE (name, version, alias, label.<key>, metric.<key>, ...) or a {...} filter dict"
 
@@ -131,3 +135,11 @@ def _merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
             into[key] = [*into[key], *value]
         else:
             into[key] = value
+
+
+def policy_choice(value: str | None) -> PolicyChoice | None:
+    """``repository`` names the repository's policy; anything else is a file (write ./repository for
+    a file of that name)."""
+    if value is None:
+        return None
+    return "repository" if value == "repository" else Path(value)
