@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import random
 import socket
+import ssl
 import struct
 import threading
 from collections import Counter
@@ -62,6 +63,8 @@ class Answer:
     #: seconds to wait between body pieces of ``piece`` bytes (a slow server)
     pace: float = 0.0
     piece: int = 64 * 1024
+    #: after the first piece of the body, wait until this is set (a transfer stalled mid-body)
+    hold: threading.Event | None = None
 
 
 Handler = Callable[[Request], Awaitable[Answer]]
@@ -70,8 +73,9 @@ Handler = Callable[[Request], Awaitable[Answer]]
 class ScriptedServer:
     """``with ScriptedServer(handler) as server:`` serves on ``server.host`` until the block ends."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, *, tls: ssl.SSLContext | None = None) -> None:
         self.handler = handler
+        self.tls = tls  # a server context: serve HTTPS instead of plain HTTP
         self.requests: list[Request] = []
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -90,7 +94,7 @@ class ScriptedServer:
         self._thread.start()
 
         async def start() -> asyncio.Server:
-            return await asyncio.start_server(self._serve, "127.0.0.1", 0)
+            return await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
 
         self._server = self.call(start())
         self._port = self._server.sockets[0].getsockname()[1]
@@ -172,6 +176,8 @@ async def _write_answer(writer: asyncio.StreamWriter, method: str, answer: Answe
         await writer.drain()
         if answer.pace:
             await asyncio.sleep(answer.pace)
+        while answer.hold is not None and not answer.hold.is_set():
+            await asyncio.sleep(0.01)
     await writer.drain()
     if answer.cut_at is not None and answer.reset:
         sock = writer.get_extra_info("socket")

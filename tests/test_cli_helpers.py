@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,16 @@ class Result:
         return json.loads(self.stdout)
 
 
-def msr(*args: str, stdin: str | None = None, expect: int | None = 0) -> Result:
-    """Run ``msr ARGS``; fail the test (with both streams shown) unless it exits with ``expect``."""
+def msr(
+    *args: str,
+    stdin: str | None = None,
+    expect: int | None = 0,
+    preexec: Callable[[], None] | None = None,
+) -> Result:
+    """Run ``msr ARGS``; fail the test (with both streams shown) unless it exits with ``expect``.
+
+    ``preexec`` runs in the child before ``msr`` starts (to set resource limits, for instance).
+    """
     done = subprocess.run(
         [str(MSR), *args],
         input=stdin if stdin is not None else "",
@@ -40,6 +49,7 @@ def msr(*args: str, stdin: str | None = None, expect: int | None = 0) -> Result:
         text=True,
         timeout=COMMAND_TIMEOUT,
         check=False,
+        preexec_fn=preexec,
     )
     result = Result(done.returncode, done.stdout, done.stderr)
     if expect is not None and result.code != expect:

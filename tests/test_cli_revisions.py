@@ -176,8 +176,8 @@ def test_pull_writes_verified_files(space: Space, tmp_path: Path) -> None:
 
 
 def test_fetch_into_the_cache_then_offline_by_digest(space: Space, tmp_path: Path) -> None:
-    pushed = push(write_revision_dir(tmp_path / "rev"), space.ref("fetched:1.0"))
-    record = msr("fetch", space.ref("fetched:1.0"), "--output", "json").json()
+    pushed = push(write_revision_dir(tmp_path / "rev"), space.ref("fetched:1.0.0"))
+    record = msr("fetch", space.ref("fetched:1.0.0"), "--output", "json").json()
     assert record.keys() >= {"id", "digest", "path", "files"}
     assert record["digest"] == pushed["digest"]
     assert "weights/model.bin" in record["files"]
@@ -201,22 +201,22 @@ def test_get_errors_have_exit_codes(space: Space) -> None:
 
 
 def test_delete_asks_unless_yes(space: Space, tmp_path: Path) -> None:
-    pushed = push(write_revision_dir(tmp_path / "rev"), space.ref("gone:1.0"))
-    refused = msr("delete", space.ref("gone:1.0"), expect=2)  # stdin is not a terminal
+    pushed = push(write_revision_dir(tmp_path / "rev"), space.ref("gone:1.0.0"))
+    refused = msr("delete", space.ref("gone:1.0.0"), expect=2)  # stdin is not a terminal
     assert "--yes" in refused.stderr
     assert msr("get", pushed["id"], "--output", "json").json()["digest"] == pushed["digest"]
-    msr("delete", space.ref("gone:1.0"), "--yes")
-    msr("get", space.ref("gone:1.0"), expect=3)
+    msr("delete", space.ref("gone:1.0.0"), "--yes")
+    msr("get", space.ref("gone:1.0.0"), expect=3)
     assert msr("versions", space.ref("gone"), "--output", "json").json()["versions"] == []
 
 
 def test_archive_untags_but_keeps_the_digest(space: Space, tmp_path: Path) -> None:
     source = write_revision_dir(tmp_path / "rev")
-    push(source, space.ref("arch:1.0"))
-    pushed = push(source, space.ref("arch:2.0"), "--description", "second")
-    record = msr("archive", space.ref("arch:2.0"), "--output", "json").json()
-    assert record["removed_tags"] == ["2.0"]
-    assert msr("versions", space.ref("arch"), "--output", "json").json()["versions"] == ["1.0"]
+    push(source, space.ref("arch:1.0.0"))
+    pushed = push(source, space.ref("arch:2.0.0"), "--description", "second")
+    record = msr("archive", space.ref("arch:2.0.0"), "--output", "json").json()
+    assert record["removed_tags"] == ["2.0.0"]
+    assert msr("versions", space.ref("arch"), "--output", "json").json()["versions"] == ["1.0.0"]
     assert msr("get", pushed["id"], "--output", "json").json()["description"] == "second"
 
 
@@ -225,7 +225,7 @@ def test_msr_registry_is_the_default_namespace(
 ) -> None:
     namespace = f"{registry.host}/{registry.unique_repository('env')}"
     monkeypatch.setenv("MSR_REGISTRY", namespace)
-    pushed = push(write_revision_dir(tmp_path / "rev"), "by-env:1.0")
+    pushed = push(write_revision_dir(tmp_path / "rev"), "by-env:1.0.0")
     assert pushed["id"] == f"{namespace}/by-env@{pushed['digest']}"
-    assert msr("get", f"{namespace}/by-env:1.0", "--output", "json").json()["digest"] == pushed["digest"]
+    assert msr("get", f"{namespace}/by-env:1.0.0", "--output", "json").json()["digest"] == pushed["digest"]
     assert [r["name"] for r in msr("list", "--output", "json").json()] == ["by-env"]

@@ -63,10 +63,12 @@ class HostileRegistry:
     overrides: dict[str, Callable[[Request], Answer]] = field(default_factory=dict)
 
     @classmethod
-    def serving_a_revision(cls) -> HostileRegistry:
-        encoded = encode_revision(_revision())
-        blobs = {d.digest: c for d, c in encoded.blobs if isinstance(c, bytes)}
-        return cls(json.loads(encoded.manifest_bytes), blobs)
+    def serving_a_revision(cls, revision: ModelServingRevision | None = None) -> HostileRegistry:
+        """``revision`` (default: a small one built here) as the registry would serve it, files read."""
+        encoded = encode_revision(revision or _revision())
+        blobs = {d.digest: c.read_bytes() if isinstance(c, Path) else c for d, c in encoded.blobs}
+        assert all(isinstance(c, bytes) for c in blobs.values())
+        return cls(json.loads(encoded.manifest_bytes), blobs)  # type: ignore[arg-type]
 
     def manifest_bytes(self) -> bytes:
         return canonical_json(self.manifest)

@@ -19,8 +19,9 @@ async def test_push_resolve_fetch_by_tag_and_digest(registry) -> None:
         repo = client.repository(registry.unique_repository("manifests"))
         before = client.request_count
         descriptor, data = await push_artifact(repo, {"a.txt": b"alpha"}, tag="v1")
-        # HEAD+POST+PUT for the config and for the layer, then one PUT of the manifest by tag
-        assert client.request_count - before == 7
+        # small blobs are never HEADed first: POST+PUT for the config and for the layer (distribution
+        # 2.8 takes no single-request upload), then one PUT of the manifest by tag
+        assert client.request_count - before == 5
         assert await repo.resolve("v1") == descriptor
         assert await repo.resolve(descriptor.digest) == descriptor
         for reference in ("v1", descriptor.digest):

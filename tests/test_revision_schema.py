@@ -24,7 +24,9 @@ def test_config_schema_describes_only_stored_fields() -> None:
     assert {"name", "version", "model_definition", "service_configuration"} <= set(schema["properties"])
     assert not {"id", "digest", "aliases"} & set(schema["properties"])
     assert "source" not in schema["$defs"]["ExtraFile"]["properties"]
-    assert sorted(p.name for p in SCHEMA_DIR.glob("*.json")) == sorted(render_schemas())
+    # the generated revision schemas, plus the hand-written Backend.AI request schemas of `msr render`
+    generated = sorted(p.name for p in SCHEMA_DIR.glob("*.json") if not p.name.startswith("backendai-"))
+    assert generated == sorted(render_schemas())
 
 
 def test_artifact_format_doc_shows_the_manifest_the_codec_produces() -> None:

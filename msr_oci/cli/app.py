@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from msr_oci.cli import lifecycle, local, queries, transfers
+from msr_oci.cli import governance, lifecycle, local, queries, transfers
 from msr_oci.cli.context import Settings, configure_logging, settings_of
 from msr_oci.cli.options import Output
 from msr_oci.cli.output import OutputFormat
@@ -79,3 +79,12 @@ app.command()(local.schema)
 app.command()(local.login)
 app.command()(local.logout)
 app.add_typer(local.cache_app, name="cache")
+app.command()(governance.sign)
+app.command()(governance.approve)
+app.command()(governance.discover)
+app.command("signatures", help="List a revision's signatures and approvals (same as `msr discover`).")(
+    governance.discover
+)
+app.command()(governance.verify)
+app.command()(governance.audit)
+app.add_typer(governance.policy_app, name="policy")

@@ -1,8 +1,8 @@
 """Exceptions to one line on stderr and a documented exit code.
 
 Exit codes come from ``MsrOciError.exit_code`` (2 bad input, 3 not found, 4 auth, 5 conflict,
-6 network, 7 integrity, 8 unsupported, 1 anything else); typer itself uses 2 for usage errors and
-130 for Ctrl-C.
+6 network, 7 integrity, 8 unsupported, 9 governance refusal, 1 anything else); typer itself uses 2
+for usage errors and 130 for Ctrl-C.
 """
 
 from __future__ import annotations

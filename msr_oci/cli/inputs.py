@@ -5,7 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from msr_oci.registry.governance import PolicyChoice
 
 _FILTER_HINT = "KEY=VALUE (name, version, alias, label.<key>, metric.<key>, ...) or a {...} filter dict"
 
@@ -74,23 +78,22 @@ def number_pairs(values: Iterable[str], option: str) -> dict[str, float]:
 
 def scalar(value: str) -> Any:
     """``100`` -> 100, ``0.5`` -> 0.5, ``true`` -> True, anything else stays a string."""
-    import yaml
+    from msr_oci.revision.yaml_reader import YamlProblem, parse_yaml
 
     try:
-        parsed = yaml.safe_load(value)
-    except yaml.YAMLError:
+        parsed = parse_yaml(value).data
+    except YamlProblem:
         return value
     return parsed if isinstance(parsed, int | float | bool) else value
 
 
 def _structured(text: str, where: str) -> Any:
-    import yaml
-
     from msr_oci.oci.errors import InputError
+    from msr_oci.revision.yaml_reader import YamlProblem, parse_yaml
 
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        return parse_yaml(text).data
+    except YamlProblem as exc:
         problem = " ".join(str(exc).split())
         raise InputError(f"--filter {where}: not valid JSON/YAML: {problem}") from None
 
@@ -132,3 +135,11 @@ def _merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
             into[key] = [*into[key], *value]
         else:
             into[key] = value
+
+
+def policy_choice(value: str | None) -> PolicyChoice | None:
+    """``repository`` names the repository's policy; anything else is a file (write ./repository for
+    a file of that name)."""
+    if value is None:
+        return None
+    return "repository" if value == "repository" else Path(value)

@@ -3,20 +3,49 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from msr_oci.cli import inputs, output, views
-from msr_oci.cli.context import run, run_with_registry, settings_of
+from msr_oci.cli.context import Settings, run, run_with_registry, settings_of
+from msr_oci.cli.governance import note_pins
 from msr_oci.cli.options import NameArg, Output, RefArg
 from msr_oci.cli.output import OutputFormat
+
+if TYPE_CHECKING:
+    from msr_oci.registry import AsyncRemoteRegistry
+
+T = TypeVar("T")
 
 alias_app = typer.Typer(
     help="Manage aliases (production, staging, ...) and their history.", no_args_is_help=True
 )
 
 AliasArg = Annotated[str, typer.Argument(help="Alias name, e.g. production.")]
+#: alias moves are checked against the repository's stored policy when it has one
+MovePolicyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--policy",
+        help="Policy whose rule for the alias the revision must meet: a YAML file; default: the "
+        "repository's signed policy, if it has one.",
+    ),
+]
+
+
+def _move(
+    settings: Settings, namespace: str | None, move: Callable[[AsyncRemoteRegistry], Awaitable[T]]
+) -> T:
+    """Run an alias move, telling the user if the repository's policy was trusted on first use."""
+
+    async def work(reg: AsyncRemoteRegistry) -> T:
+        result = await move(reg)
+        note_pins(settings, reg)
+        return result
+
+    return run_with_registry(settings, namespace, work)
 
 
 def _show_entry(fmt: OutputFormat, entry: object) -> None:
@@ -34,13 +63,16 @@ def alias_set(
     name: NameArg,
     alias: AliasArg,
     version: Annotated[str, typer.Argument(help="Version (or @sha256:... digest) to point the alias at.")],
+    policy: MovePolicyOpt = None,
     fmt: Output = OutputFormat.text,
 ) -> None:
-    """Point ALIAS at VERSION of NAME (recorded in the alias history)."""
+    """Point ALIAS at VERSION of NAME (recorded in the alias history); refused (exit 9) when the
+    revision does not meet the policy's rule for ALIAS."""
     settings = settings_of(ctx)
     located = run(settings, lambda: inputs.locate_name(name))
-    entry = run_with_registry(
-        settings, located.namespace, lambda reg: reg.set_alias(located.name, alias, version)
+    choice = inputs.policy_choice(policy) or "repository"
+    entry = _move(
+        settings, located.namespace, lambda reg: reg.set_alias(located.name, alias, version, policy=choice)
     )
     _show_entry(fmt, entry)
 
@@ -89,10 +121,12 @@ def promote(
     name: NameArg,
     version: Annotated[str, typer.Argument(help="Version to promote.")],
     to: Annotated[str, typer.Option("--to", help="Alias to point at VERSION, e.g. production.")],
+    policy: MovePolicyOpt = None,
     fmt: Output = OutputFormat.text,
 ) -> None:
-    """Point an alias at a version (same as `msr alias set NAME ALIAS VERSION`)."""
-    alias_set(ctx, name, to, version, fmt)
+    """Point an alias at a version (same as `msr alias set NAME ALIAS VERSION`); refused (exit 9)
+    unless the version meets the policy's rule for that stage, naming what is missing."""
+    alias_set(ctx, name, to, version, policy, fmt)
 
 
 def rollback(
@@ -102,12 +136,17 @@ def rollback(
     to: Annotated[
         str | None, typer.Option("--to", help="Version to move to; default: the one before.")
     ] = None,
+    policy: MovePolicyOpt = None,
     fmt: Output = OutputFormat.text,
 ) -> None:
-    """Move an alias back to the version it held before (or to --to VERSION)."""
+    """Move an alias back to the version it held before (or to --to VERSION); the policy's rule for
+    the alias applies as for `msr alias set`."""
     settings = settings_of(ctx)
     located = run(settings, lambda: inputs.locate_name(name))
-    entry = run_with_registry(settings, located.namespace, lambda reg: reg.rollback(located.name, alias, to))
+    choice = inputs.policy_choice(policy) or "repository"
+    entry = _move(
+        settings, located.namespace, lambda reg: reg.rollback(located.name, alias, to, policy=choice)
+    )
     _show_entry(fmt, entry)
 
 

@@ -123,14 +123,19 @@ def cache_prune(
     ] = None,
     fmt: Output = OutputFormat.text,
 ) -> None:
-    """Remove cached revisions (all, or those unused for --older-than DAYS) and unreferenced blobs."""
+    """Remove cached revisions (all, or those unused for --older-than DAYS) and unreferenced blobs.
+
+    Also removes the temp files interrupted fetches left in the cache and interrupted pushes, copies
+    and imports left in the embedded store; a transfer still running keeps its own.
+    """
     settings = settings_of(ctx)
 
     def prune() -> int:
+        from msr_oci.oci.layout import LocalStore
         from msr_oci.registry.cache import ContentCache
 
         seconds = older_than * _SECONDS_PER_DAY if older_than is not None else None
-        return ContentCache().prune(older_than=seconds)
+        return ContentCache().prune(older_than=seconds) + LocalStore().remove_abandoned_temp_files()
 
     freed = run(settings, prune)
     output.emit(fmt, {"freed_bytes": freed}, lambda: typer.echo(f"freed {freed} bytes"))

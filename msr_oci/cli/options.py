@@ -50,3 +50,16 @@ Target = Annotated[
 Strict = Annotated[
     bool, typer.Option("--strict", help="Treat keys Backend.AI does not read as errors (else warnings).")
 ]
+
+#: ``--policy`` of the commands that check: a local file, or the repository's signed policy
+PolicyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--policy",
+        help="Policy to check against: a YAML file, or 'repository' for the repository's signed policy.",
+    ),
+]
+StageOpt = Annotated[
+    str | None,
+    typer.Option("--stage", help="Stage (alias) whose rule applies; default: the policy's deploy_stage."),
+]

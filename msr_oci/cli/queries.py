@@ -10,7 +10,7 @@ import typer
 
 from msr_oci.cli import inputs, output, views
 from msr_oci.cli.context import run, run_with_registry, settings_of
-from msr_oci.cli.options import NameArg, Output, RefArg, SortChoice
+from msr_oci.cli.options import NameArg, Output, PolicyOpt, RefArg, SortChoice, StageOpt
 from msr_oci.cli.output import OutputFormat
 
 
@@ -20,11 +20,16 @@ def get(
     devel: Annotated[
         bool, typer.Option("--devel", help="A bare NAME may pick a prerelease (e.g. 2.0.0-rc.1).")
     ] = False,
+    policy: PolicyOpt = None,
+    stage: StageOpt = None,
     fmt: Output = OutputFormat.text,
 ) -> None:
-    """Show a revision (a bare NAME means its latest stable version)."""
+    """Show a revision (a bare NAME means its latest stable version; with --policy, only if it passes)."""
     settings = settings_of(ctx)
-    revision = run_with_registry(settings, None, lambda reg: reg.get_revision(ref, devel=devel))
+    choice = inputs.policy_choice(policy)
+    revision = run_with_registry(
+        settings, None, lambda reg: reg.get_revision(ref, devel=devel, policy=choice, stage=stage)
+    )
     output.emit(fmt, views.revision_record(revision), lambda: views.show_revision(revision))
 
 

@@ -9,7 +9,8 @@ import typer
 
 from msr_oci.cli import inputs, output, progress
 from msr_oci.cli.context import run, run_with_registry, settings_of
-from msr_oci.cli.options import Output, RefArg, Strict, Target, TargetRelease
+from msr_oci.cli.governance import note_pins
+from msr_oci.cli.options import Output, PolicyOpt, RefArg, StageOpt, Strict, Target, TargetRelease
 from msr_oci.cli.output import OutputFormat
 
 if TYPE_CHECKING:
@@ -165,14 +166,20 @@ def pull(
     ctx: typer.Context,
     ref: RefArg,
     directory: Annotated[Path, typer.Option("--dir", "-o", help="Directory to write the files into.")],
+    policy: PolicyOpt = None,
+    stage: StageOpt = None,
     fmt: Output = OutputFormat.text,
 ) -> None:
-    """Write a revision's files into a directory, each verified against its digest."""
+    """Write a revision's files into a directory, each verified against its digest (with --policy:
+    only a revision signed and approved as the policy requires)."""
     settings = settings_of(ctx)
+    choice = inputs.policy_choice(policy)
 
     async def pull_files(reg: AsyncRemoteRegistry) -> ModelServingRevision:
         with progress.transfer(settings, f"pull {ref}") as advance:
-            return await reg.pull(ref, directory, progress=advance)
+            pulled = await reg.pull(ref, directory, progress=advance, policy=choice, stage=stage)
+        note_pins(settings, reg)
+        return pulled
 
     revision = run_with_registry(settings, None, pull_files)
     from msr_oci.revision import DEPLOYMENT_CONFIG_FILE, MODEL_DEFINITION_FILE
@@ -192,14 +199,22 @@ def pull(
 def fetch(
     ctx: typer.Context,
     ref: RefArg,
+    policy: PolicyOpt = None,
+    stage: StageOpt = None,
     fmt: Output = OutputFormat.text,
 ) -> None:
-    """Fetch a revision into the local cache (Backend.AI's path) and print its directory."""
+    """Fetch a revision into the local cache (Backend.AI's path) and print its directory.
+
+    With --policy, the deploy gate: refused (exit 9) unless the revision is signed and approved as the
+    policy requires for the stage, checked again on every fetch, also from the cache."""
     settings = settings_of(ctx)
+    choice = inputs.policy_choice(policy)
 
     async def fetch_files(reg: AsyncRemoteRegistry) -> FetchedRevision:
         with progress.transfer(settings, f"fetch {ref}") as advance:
-            return await reg.fetch(ref, progress=advance)
+            fetched = await reg.fetch(ref, progress=advance, policy=choice, stage=stage)
+        note_pins(settings, reg)
+        return fetched
 
     fetched = run_with_registry(settings, None, fetch_files)
     revision = fetched.revision

@@ -57,7 +57,7 @@ def show_revision(revision: ModelServingRevision) -> None:
             ("created by", revision.created_by),
             ("runtime variant", runtime_variant(revision)),
             ("image", service.image),
-            ("replicas", getattr(service, "replicas", None)),
+            ("replica count", getattr(service, "replica_count", None)),
             ("resource slots", service.resource_slots),
             ("models", [f"{m.name} ({m.model_path})" for m in models]),
             ("labels", revision.labels),

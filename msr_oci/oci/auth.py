@@ -12,7 +12,6 @@ import json
 import os
 import re
 import subprocess
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -22,6 +21,8 @@ from typing import Any
 import httpx
 
 from msr_oci.oci.errors import AuthError, InputError, Unauthorized
+from msr_oci.oci.reference import is_loopback_host
+from msr_oci.oci.tempfiles import atomic_file
 from msr_oci.oci.tokens import SCHEMES, TOKENS, HostScheme, Token, TokenKey, identity, scope_atoms
 
 ENV_USERNAME = "MSR_REGISTRY_USERNAME"
@@ -163,18 +164,8 @@ def load_credentials(host: str) -> Credentials | None:
 
 
 def _write_docker_config(config: dict[str, Any]) -> None:
-    path = docker_config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".config.json.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(config, fh, indent="\t")
-            fh.write("\n")
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_file(docker_config_path(), mode=0o600) as fh:  # mkstemp makes it 0600 from the start
+        fh.write((json.dumps(config, indent="\t") + "\n").encode("utf-8"))
 
 
 def store_credentials(host: str, username: str, password: str) -> Path:
@@ -257,8 +248,16 @@ class Authenticator:
     is reused, by this client or another.
     """
 
-    def __init__(self, host: str, credentials: Callable[[], Credentials | None], send: SendToken) -> None:
+    def __init__(
+        self,
+        host: str,
+        credentials: Callable[[], Credentials | None],
+        send: SendToken,
+        *,
+        plain_http_chosen: bool = False,
+    ) -> None:
         self.host = host
+        self._plain_http_chosen = plain_http_chosen
         self._credentials_source = credentials
         self._credentials: Credentials | None = None
         self._credentials_loaded = False
@@ -309,7 +308,7 @@ class Authenticator:
                 return None
             new = creds.basic_header()
         elif challenge.scheme == "bearer" and challenge.params.get("realm"):
-            realm = challenge.params["realm"]
+            realm = self._checked_realm(challenge.params["realm"])
             service = challenge.params.get("service", "")
             SCHEMES[self.host] = HostScheme("bearer", realm, service)
             wanted = merge_scopes([*scopes, *filter(None, [challenge.params.get("scope")])])
@@ -321,6 +320,30 @@ class Authenticator:
         else:
             return None
         return None if new == sent else new
+
+    def _checked_realm(self, realm: str) -> str:
+        """The token realm, refused unless credentials and tokens would travel over TLS or stay local.
+
+        A realm over plain HTTP is accepted only on a loopback host or when the user chose plain HTTP
+        (``--plain-http``); otherwise anyone on the path would read the password and the token.
+        """
+        try:
+            url = httpx.URL(realm)
+        except httpx.InvalidURL:
+            url = None
+        if url is None or url.scheme not in ("http", "https") or not url.host:
+            raise AuthError(
+                f"{self.host} named an unusable token realm {realm!r}",
+                hint="the registry's auth configuration must give an absolute https:// realm",
+            )
+        if url.scheme == "http" and not (self._plain_http_chosen or is_loopback_host(url.netloc.decode())):
+            raise AuthError(
+                f"{self.host} named the token realm {url.scheme}://{url.netloc.decode()}{url.path} over "
+                "plain HTTP; msr-oci sends no credentials or token requests there",
+                hint="configure the registry's token realm as https://, or pass --plain-http if "
+                "plain HTTP is intended",
+            )
+        return realm
 
     async def _bearer(self, realm: str, service: str, scopes: tuple[str, ...]) -> str:
         token = await TOKENS.get(

@@ -7,6 +7,11 @@ one documented exit code. Messages never contain credentials.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
+from collections.abc import Iterator
+
 __all__ = [
     "AuthError",
     "BlobUnknown",
@@ -27,6 +32,7 @@ __all__ = [
     "NotFoundError",
     "RegistryError",
     "SizeMismatch",
+    "StorageError",
     "TagExists",
     "TooManyRequests",
     "Unauthorized",
@@ -218,3 +224,36 @@ class DeletionDisabled(UnsupportedError):
 
 class TagExists(ConflictError):
     pass
+
+
+# ---- local storage ----------------------------------------------------------------------------------
+
+#: errors that mean "no room": a full file system, a quota, a file-size limit
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+class StorageError(MsrOciError):
+    """A local file could not be written; the message names it (an OSError from write() names nothing)."""
+
+    def __init__(self, path: str, exc: OSError) -> None:
+        reason = exc.strerror or exc.__class__.__name__
+        hint = None
+        if exc.errno in _NO_SPACE:
+            hint = (
+                "free space on that file system (or raise the quota or file-size limit), or write elsewhere"
+            )
+        other = exc.filename is not None and os.fspath(exc.filename) != path
+        reason += f" ({os.fsdecode(exc.filename)})" if other else ""  # e.g. the source of a copy
+        super().__init__(f"cannot write {path}: {reason}", hint=hint, detail=exc.errno)
+        self.path = path
+
+
+@contextlib.contextmanager
+def writing(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Turn an ``OSError`` raised while writing ``path`` into a ``StorageError`` that names it."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except OSError as exc:
+        raise StorageError(os.fspath(path), exc) from exc

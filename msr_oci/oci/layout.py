@@ -13,7 +13,6 @@ import contextlib
 import fcntl
 import json
 import os
-import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -44,6 +43,7 @@ from msr_oci.oci.errors import (
 )
 from msr_oci.oci.reference import is_tag, validate_repository, validate_tag
 from msr_oci.oci.target import CHUNK_SIZE, Content, ProgressCallback, Target, iter_content, verified_stream
+from msr_oci.oci.tempfiles import atomic_file, remove_abandoned
 
 LAYOUT_FILE = "oci-layout"
 INDEX_FILE = "index.json"
@@ -51,6 +51,10 @@ LOCK_FILE = "index.json.lock"
 BLOBS_DIR = "blobs"
 LAYOUT_VERSION = canonical_json({"imageLayoutVersion": "1.0.0"})
 #: names a nested repository may not use below another one: they are that layout's own files
+#: temp files of blobs being written: ``.tmp-<random>.part`` (older versions wrote no suffix)
+BLOB_TEMP_PREFIX = ".tmp-"
+#: temp files of index.json and oci-layout being replaced
+_ROOT_TEMP_PREFIXES = (f".{INDEX_FILE}.", f".{LAYOUT_FILE}.")
 _LAYOUT_ENTRIES = frozenset({LAYOUT_FILE, INDEX_FILE, LOCK_FILE, BLOBS_DIR})
 
 
@@ -64,26 +68,9 @@ def default_store_path() -> Path:
     return base / "msr-oci" / "store"
 
 
-@contextlib.contextmanager
-def _replacing(path: Path, prefix: str) -> Iterator[BinaryIO]:
-    """A temp file beside ``path``, fsynced and renamed onto it when the block succeeds, else removed.
-
-    Readers see the old file or the whole new one, never half of it.
-    """
-    fd, tmp_name = tempfile.mkstemp(prefix=prefix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
 def _write_atomically(path: Path, data: bytes) -> None:
-    with _replacing(path, f".{path.name}.") as fh:
+    """Readers see the old file or the whole new one, never half of it."""
+    with atomic_file(path, fsync=True) as fh:
         fh.write(data)
 
 
@@ -283,12 +270,11 @@ class OCILayout(Target):
         *,
         is_manifest: bool,
     ) -> None:
-        """Stream into ``blobs/<alg>/.tmp-*``, verify (and parse a manifest), fsync, rename."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Stream into ``blobs/<alg>/.tmp-*.part``, verify (and parse a manifest), fsync, rename."""
         digester = Digester.for_digest(descriptor.digest)
         kept: list[bytes] = []
         what = f"content pushed to {self}@{descriptor.digest}"
-        with _replacing(path, ".tmp-") as fh:
+        with atomic_file(path, prefix=BLOB_TEMP_PREFIX, fsync=True) as fh:
             async for chunk in iter_content(content):
                 if digester.size + len(chunk) > descriptor.size:
                     raise SizeMismatch(descriptor.size, digester.size + len(chunk), what)
@@ -365,8 +351,14 @@ class OCILayout(Target):
             raise ManifestUnknown(f"{self}: no manifest {descriptor.digest}")
 
     async def gc(self) -> list[str]:
-        """Delete blobs no manifest in index.json reaches; returns their digests."""
+        """Delete blobs no manifest in index.json reaches, and temp files of interrupted writers.
+
+        Returns the digests of the blobs deleted. A temp file a live writer still holds is kept (see
+        ``tempfiles``); a blob a concurrent push has written but not yet listed is not protected, so do
+        not run this while pushing to the same layout.
+        """
         self._require_layout()
+        self.remove_abandoned_temp_files()
         reachable: set[str] = set()
         pending = self._entries()
         while pending:
@@ -385,6 +377,12 @@ class OCILayout(Target):
                     blob.unlink(missing_ok=True)
                     removed.append(digest)
         return removed
+
+    def remove_abandoned_temp_files(self) -> int:
+        """Remove temp files that interrupted writers left (no live writer holds them); bytes freed."""
+        candidates = [p for p in self.path.glob(".*") if p.name.startswith(_ROOT_TEMP_PREFIXES)]
+        candidates += [p for p in self.path.glob(f"{BLOBS_DIR}/*/{BLOB_TEMP_PREFIX}*") if p.is_file()]
+        return remove_abandoned(candidates)
 
 
 def _with_untagged(entries: list[Descriptor], descriptor: Descriptor) -> list[Descriptor] | None:
@@ -424,6 +422,10 @@ class LocalStore:
         if any(part in _LAYOUT_ENTRIES for part in components[1:]):
             raise InvalidReference(name, "a nested repository name may not use an OCI layout file name")
         return OCILayout(self.root.joinpath(*components))
+
+    def remove_abandoned_temp_files(self) -> int:
+        """Temp files interrupted writers left in every layout of the store (live ones stay); bytes freed."""
+        return sum(self.repository(name).remove_abandoned_temp_files() for name in self.repositories())
 
     def repositories(self) -> list[str]:
         """Names of the layouts under ``root``, sorted."""

@@ -8,6 +8,7 @@ tags with pagination, referrers with the fallback tag scheme, and deletion.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import tempfile
@@ -44,6 +45,7 @@ from msr_oci.oci.errors import (
     IntegrityError,
     InvalidManifest,
     ManifestUnknown,
+    MsrOciError,
     NetworkError,
     NotFoundError,
 )
@@ -475,8 +477,9 @@ class RemoteRepository(Target):
         """Cross-repository mount; ``False`` means the registry declined and the caller must upload."""
         mounted, location, _ = await self._start_upload(descriptor, from_repository)
         if not mounted and location is not None:
-            # abandon the upload session the registry opened instead (best effort)
-            await self._transport.request("DELETE", location, scopes=self._push)
+            # abandon the upload session the registry opened instead (best effort: it expires anyway)
+            with contextlib.suppress(MsrOciError):
+                await self._transport.request("DELETE", location, scopes=self._push)
         return mounted
 
     async def _start_upload(

@@ -6,8 +6,6 @@ Implementations provide the primitive operations; the helpers here (``fetch_byte
 
 from __future__ import annotations
 
-import os
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -18,6 +16,7 @@ from msr_oci.oci.content import MAX_MANIFEST_SIZE, Descriptor, ImageIndex, Image
 from msr_oci.oci.digest import Digester
 from msr_oci.oci.errors import ContentTooLarge, SizeMismatch
 from msr_oci.oci.offload import OFFLOAD_THRESHOLD, BatchWorker, read_file
+from msr_oci.oci.tempfiles import atomic_file
 
 #: what ``push`` accepts: bytes in memory, a file streamed from disk, or an async stream of chunks
 Content = bytes | Path | AsyncIterable[bytes]
@@ -160,26 +159,18 @@ class Target(ABC):
         self, descriptor: Descriptor, path: Path, *, progress: ProgressCallback | None = None
     ) -> None:
         """Download to ``path`` through a temporary file in the same directory; rename only once verified."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                # ``fetch`` streams verify as they end, so a bad download raises before the rename
-                async with self.fetch(descriptor) as stream:
-                    if descriptor.size < OFFLOAD_THRESHOLD:
+        with atomic_file(path) as fh:
+            # ``fetch`` streams verify as they end, so a bad download raises before the rename
+            async with self.fetch(descriptor) as stream:
+                if descriptor.size < OFFLOAD_THRESHOLD:
+                    async for chunk in stream:
+                        fh.write(chunk)
+                        if progress is not None:
+                            progress(len(chunk))
+                else:
+                    async with BatchWorker(fh.writelines) as writing:  # written off the loop
                         async for chunk in stream:
-                            fh.write(chunk)
+                            await writing.feed(chunk)
                             if progress is not None:
                                 progress(len(chunk))
-                    else:
-                        async with BatchWorker(fh.writelines) as writing:  # written off the loop
-                            async for chunk in stream:
-                                await writing.feed(chunk)
-                                if progress is not None:
-                                    progress(len(chunk))
-                            await writing.finish()
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+                        await writing.finish()

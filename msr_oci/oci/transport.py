@@ -21,7 +21,7 @@ import httpx
 from msr_oci._version import __version__
 from msr_oci.oci.auth import Authenticator, Credentials, load_credentials
 from msr_oci.oci.connections import open_client
-from msr_oci.oci.errors import NetworkError
+from msr_oci.oci.errors import AuthError, NetworkError
 from msr_oci.oci.reference import is_loopback_host
 
 #: a request body: bytes, or a factory giving a fresh async stream for every attempt
@@ -149,7 +149,10 @@ class Transport:
         self._warmed = False
         self.request_count = 0
         self._slots = asyncio.Semaphore(max(options.max_concurrency, 1))
-        self.auth = Authenticator(host, self._credentials, self._send_counted)
+        # an http:// token realm is acceptable only where plain HTTP was asked for (see Authenticator)
+        self.auth = Authenticator(
+            host, self._credentials, self._send_counted, plain_http_chosen=options.plain_http is True
+        )
 
     def _credentials(self) -> Credentials | None:
         if self.options.username:
@@ -259,6 +262,11 @@ class Transport:
     ) -> httpx.Response:
         auth = await self.auth.header_for(scopes)
         response = await self._exchange(method, url, headers, body, auth)
+        if response.status_code == 401 and not same_origin(response.url, self.base_url):
+            # a storage host behind a redirect or an upload Location: its challenge (and any token
+            # realm it names) is not the registry's, so nothing of ours answers it
+            await response.aclose()
+            raise self._foreign_challenge(response.url, f"{method} {url.path}")
         if response.status_code == 401:
             new_auth = await self.auth.answer(response, scopes, auth)
             if new_auth is not None:
@@ -268,6 +276,17 @@ class Transport:
                 await response.aclose()
                 raise self.auth.unauthorized(f"HTTP 401 for {method} {url.path}")
         return response
+
+    def _foreign_challenge(self, where: httpx.URL, what: str) -> AuthError:
+        origin = f"{where.scheme}://{where.host}" + (f":{where.port}" if where.port else "")
+        return AuthError(
+            f"{origin}, reached from {self.host} for {what}, asked for credentials (HTTP 401); "
+            f"msr-oci answers authentication challenges only from {self.host} itself and "
+            "sent it none",
+            hint="the registry's storage redirect or upload location must be usable without the "
+            "registry's credentials (for example a signed URL); check the registry's storage settings",
+            status=401,
+        )
 
     async def _with_retries(
         self,

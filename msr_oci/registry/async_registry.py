@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from msr_oci.oci import (
     EMPTY_DESCRIPTOR,
@@ -36,9 +36,11 @@ from msr_oci.oci.errors import (
     InvalidManifest,
     NameUnknown,
     NotFoundError,
+    writing,
 )
 from msr_oci.oci.layout import LocalStore, OCILayout
 from msr_oci.oci.remote import Registry, RegistryOptions
+from msr_oci.oci.tempfiles import remove_abandoned_beside
 from msr_oci.registry import aliases, repository_index
 from msr_oci.registry.aliases import AliasEntry, validate_alias
 from msr_oci.registry.archive import extract_layout_tar, write_layout_tar
@@ -61,6 +63,13 @@ from msr_oci.revision import (
     version_sort_key,
     version_to_tag,
 )
+
+if TYPE_CHECKING:
+    from msr_oci.governance.audit import AuditEvent
+    from msr_oci.governance.bundles import SigningMaterial
+    from msr_oci.governance.evaluation import Verdict
+    from msr_oci.governance.policy_store import StoredPolicy
+    from msr_oci.registry.governance import AttachedAttestation, Discovery, PolicyChoice, RevisionGovernance
 
 T = TypeVar("T")
 A = TypeVar("A")
@@ -167,6 +176,7 @@ class AsyncRemoteRegistry:
         self._registries: dict[str, Registry] = {}
         self._stores: dict[Path, LocalStore] = {}
         self._targets: dict[tuple[str | None, str], Target] = {}
+        self._governance: RevisionGovernance | None = None
 
     async def __aenter__(self) -> AsyncRemoteRegistry:
         return self
@@ -456,14 +466,23 @@ class AsyncRemoteRegistry:
         return self.revision_id(ref, encoded.descriptor.digest)
 
     async def get_revision(
-        self, revision_id: str, *, with_aliases: bool = True, devel: bool = False
+        self,
+        revision_id: str,
+        *,
+        with_aliases: bool = True,
+        devel: bool = False,
+        policy: PolicyChoice | None = None,
+        stage: str | None = None,
     ) -> ModelServingRevision:
         """A revision by id, ``name:version``, ``name@sha256:...``, ``name:<alias>``, ``name`` (latest
         stable version; with ``devel`` prereleases count too) or any full reference; every byte read
-        is verified."""
+        is verified. With ``policy``, only a revision signed and approved as the policy requires for
+        ``stage`` (the deploy gate, see ``fetch``)."""
         ref = self.locate(revision_id)
         if devel and ref.tag is None and ref.digest is None:
             ref = ref.with_tag(await self._latest_tag(ref, devel=True))
+        if policy is not None:
+            ref = await self.governance.gate(ref, policy, stage)
         if not with_aliases:
             return await self._load(ref)
         target = self.target(ref)
@@ -619,9 +638,19 @@ class AsyncRemoteRegistry:
     # ---- aliases ------------------------------------------------------------------------------------
 
     async def set_alias(
-        self, name: str, alias: str, version: str, *, by: str | None = None, action: str = aliases.ACTION_SET
+        self,
+        name: str,
+        alias: str,
+        version: str,
+        *,
+        by: str | None = None,
+        action: str = aliases.ACTION_SET,
+        policy: PolicyChoice | None = None,
     ) -> AliasEntry:
-        """Point ``alias`` at a version (or ``@sha256:...`` digest) of ``name``, recording the move."""
+        """Point ``alias`` at a version (or ``@sha256:...`` digest) of ``name``, recording the move.
+
+        With ``policy``, refused (``PolicyNotSatisfied``) unless the revision meets the policy's rule
+        for the alias; ``"repository"`` applies the repository's stored policy when it has one."""
         validate_alias(alias)
         ref = self._repository_ref(name)
         target = self.target(ref)
@@ -633,7 +662,9 @@ class AsyncRemoteRegistry:
         located = (
             ref.with_digest(version[1:]) if version.startswith("@") else ref.with_tag(version_to_tag(version))
         )
-        descriptor, _ = await self._manifest(located)
+        descriptor, manifest = await self._manifest(located)
+        if policy is not None:
+            await self.governance.check_alias_move(located, descriptor, manifest, alias, policy)
         revision = await self._load(located.with_tag(None).with_digest(descriptor.digest))
         return await self._move_alias(target, alias, descriptor, revision.version, action, by)
 
@@ -706,47 +737,71 @@ class AsyncRemoteRegistry:
         return history
 
     async def rollback(
-        self, name: str, alias: str, to_version: str | None = None, *, by: str | None = None
+        self,
+        name: str,
+        alias: str,
+        to_version: str | None = None,
+        *,
+        by: str | None = None,
+        policy: PolicyChoice | None = None,
     ) -> AliasEntry:
-        """Move ``alias`` back to the version it held before (or to ``to_version``)."""
+        """Move ``alias`` back to the version it held before (or to ``to_version``); ``policy`` as in
+        ``set_alias``."""
         if to_version is not None:
-            return await self.set_alias(name, alias, to_version, by=by, action=aliases.ACTION_ROLLBACK)
+            return await self.set_alias(
+                name, alias, to_version, by=by, action=aliases.ACTION_ROLLBACK, policy=policy
+            )
         history = await self.alias_history(name, alias)
         current = history[0]
         for entry in history[1:]:
             if entry.active and entry.digest != current.digest and entry.digest is not None:
                 return await self.set_alias(
-                    name, alias, "@" + entry.digest, by=by, action=aliases.ACTION_ROLLBACK
+                    name, alias, "@" + entry.digest, by=by, action=aliases.ACTION_ROLLBACK, policy=policy
                 )
         raise NoEarlierVersion(f"{name}: alias {alias!r} has held no other version", hint="give --to VERSION")
 
     # ---- fetching files -----------------------------------------------------------------------------
 
-    async def fetch(self, revision_ref: str, *, progress: ProgressCallback | None = None) -> FetchedRevision:
+    async def fetch(
+        self,
+        revision_ref: str,
+        *,
+        progress: ProgressCallback | None = None,
+        policy: PolicyChoice | None = None,
+        stage: str | None = None,
+    ) -> FetchedRevision:
         """The revision and a local directory with its files, through the content-addressed cache.
 
         By digest and already cached: no network request at all (works offline).
+
+        With ``policy`` (a ``Policy``, a policy file, or ``"repository"`` for the repository's signed
+        policy), the deploy gate: the revision is pinned to its digest and its signatures and approvals
+        are checked against the policy's rule for ``stage`` (default: its ``deploy_stage``) before any
+        file is handed out, also on a cache hit; ``PolicyNotSatisfied`` names what is missing.
         """
         ref = self.locate(revision_ref)
+        if policy is not None:
+            ref = await self.governance.gate(ref, policy, stage)
         if ref.digest and self.cache.has_revision(ref.digest):
             cached = self._load_cached(ref)
             if cached is not None:
                 return cached
-        descriptor, manifest = await self._manifest(ref)
-        files = revision_files(manifest)  # path safety is checked before anything is downloaded
-        target = self.target(ref)
-        # the config travels with the layers: one round trip fewer than fetching it first
-        jobs: list[Awaitable[object]] = [self._small(target, manifest.config)]
-        jobs += [self.cache.fill(target, layer, progress=progress) for _, layer in files]
-        config = (await self._gather(jobs))[0]
-        assert isinstance(config, bytes)
-        revision = decode_revision(manifest, config, digest=descriptor.digest, reference_name=ref.name)
-        entries: list[tuple[str, Descriptor, int | None]] = [
-            ("manifest.json", descriptor, 0o444),
-            ("config.json", manifest.config, 0o444),
-        ]
-        entries += [(f"files/{relative}", layer, file_mode(layer)) for relative, layer in files]
-        root = self.cache.materialize(descriptor.digest, entries)
+        with self.cache.in_use():  # ``prune`` keeps this fetch's blobs until its directory exists
+            descriptor, manifest = await self._manifest(ref)
+            files = revision_files(manifest)  # path safety is checked before anything is downloaded
+            target = self.target(ref)
+            # the config travels with the layers: one round trip fewer than fetching it first
+            jobs: list[Awaitable[object]] = [self._small(target, manifest.config)]
+            jobs += [self.cache.fill(target, layer, progress=progress) for _, layer in files]
+            config = (await self._gather(jobs))[0]
+            assert isinstance(config, bytes)
+            revision = decode_revision(manifest, config, digest=descriptor.digest, reference_name=ref.name)
+            entries: list[tuple[str, Descriptor, int | None]] = [
+                ("manifest.json", descriptor, 0o444),
+                ("config.json", manifest.config, 0o444),
+            ]
+            entries += [(f"files/{relative}", layer, file_mode(layer)) for relative, layer in files]
+            root = self.cache.materialize(descriptor.digest, entries)
         return FetchedRevision(revision=revision, path=root / "files")
 
     def _load_cached(self, ref: Reference) -> FetchedRevision | None:
@@ -769,18 +824,30 @@ class AsyncRemoteRegistry:
         return FetchedRevision(revision=revision, path=self.cache.revision_dir(ref.digest) / "files")
 
     async def pull(
-        self, revision_ref: str, destination: Path, *, progress: ProgressCallback | None = None
+        self,
+        revision_ref: str,
+        destination: Path,
+        *,
+        progress: ProgressCallback | None = None,
+        policy: PolicyChoice | None = None,
+        stage: str | None = None,
     ) -> ModelServingRevision:
-        """Write a revision's files into ``destination``, each verified, through temp files and renames."""
+        """Write a revision's files into ``destination``, each verified, through temp files and renames
+        (with ``policy``: only once the deploy gate passes, as in ``fetch``)."""
         ref = self.locate(revision_ref)
+        if policy is not None:
+            ref = await self.governance.gate(ref, policy, stage)
         descriptor, manifest = await self._manifest(ref)
         files = revision_files(manifest)
         target = self.target(ref)
-        destination.mkdir(parents=True, exist_ok=True)
+        with writing(destination):
+            destination.mkdir(parents=True, exist_ok=True)
         root = destination.resolve()
         for relative, _ in files:
             if not (root / relative).resolve().is_relative_to(root):
                 raise InputError(f"{relative!r} would leave {destination} (through a symlink)")
+        # temp files an interrupted pull of these files left (no live pull holds them) go first
+        remove_abandoned_beside(root / relative for relative, _ in files)
         # the config travels with the layers: one round trip fewer than fetching it first
         jobs: list[Awaitable[object]] = [self._small(target, manifest.config)]
         jobs += [target.fetch_to_file(layer, root / relative, progress=progress) for relative, layer in files]
@@ -871,3 +938,58 @@ class AsyncRemoteRegistry:
         """Structural differences between two revisions (definition, configuration, metadata)."""
         left, right = await asyncio.gather(self.get_revision(a), self.get_revision(b))
         return diff_revisions(left, right)
+
+    # ---- governance (msr_oci.registry.governance does the work) ------------------------------------
+
+    @property
+    def governance(self) -> RevisionGovernance:
+        """Signatures, approvals, policies and the audit timeline of this namespace's revisions."""
+        if self._governance is None:
+            from msr_oci.registry.governance import RevisionGovernance
+
+            self._governance = RevisionGovernance(self)
+        return self._governance
+
+    async def sign(self, revision_ref: str, material: SigningMaterial) -> AttachedAttestation:
+        """Sign the revision's files (OpenSSF model signing) and attach the bundle as a referrer."""
+        return await self.governance.sign(revision_ref, material)
+
+    async def approve(
+        self,
+        revision_ref: str,
+        stage: str,
+        material: SigningMaterial,
+        *,
+        approver: str | None = None,
+        comment: str | None = None,
+    ) -> AttachedAttestation:
+        """Attach a signed approval of the revision for ``stage``."""
+        return await self.governance.approve(
+            revision_ref, stage, material, approver=approver or _default_user(), comment=comment
+        )
+
+    async def discover(self, revision_ref: str, *, policy: PolicyChoice | None = None) -> Discovery:
+        """The revision's signatures and approvals (verified when a ``policy`` is given)."""
+        return await self.governance.discover(revision_ref, policy)
+
+    async def verify(self, revision_ref: str, *, policy: PolicyChoice, stage: str | None = None) -> Verdict:
+        """Whether the revision meets ``policy`` for ``stage``, with every finding."""
+        return await self.governance.verify(revision_ref, policy, stage)
+
+    async def audit(self, name: str) -> list[AuditEvent]:
+        """Publishes, updates, alias moves, signatures, approvals and policy changes of ``name``."""
+        return await self.governance.audit(name)
+
+    async def set_policy(
+        self, name: str, data: bytes, materials: list[SigningMaterial], *, source: str = "policy"
+    ) -> StoredPolicy:
+        """Store ``data`` (policy YAML) as the signed policy of ``name``."""
+        return await self.governance.set_policy(name, data, materials, source=source)
+
+    async def get_policy(self, name: str) -> StoredPolicy:
+        """The stored policy of ``name``, verified against this machine's trust pin."""
+        return await self.governance.trusted_policy(name)
+
+    def forget_policy(self, name: str) -> bool:
+        """Drop this machine's trust pin for the policy of ``name``."""
+        return self.governance.forget_policy(name)

@@ -13,22 +13,25 @@ mid-transfer are never at a final path and ``prune`` removes them.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
-import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from msr_oci.oci import Descriptor, ProgressCallback, Target, parse_digest, verify_bytes
 from msr_oci.oci.digest import Digester
-from msr_oci.oci.errors import IntegrityError
+from msr_oci.oci.errors import IntegrityError, writing
 from msr_oci.oci.file_digests import FileDigests
+from msr_oci.oci.tempfiles import TEMP_SUFFIX, atomic_file, locked_temp_dir, remove_abandoned
 
 CACHE_ENV = "MSR_CACHE_DIR"
-_TEMP_MARK = ".part"
+#: shared by running fetches, tried exclusively by prune (see ``ContentCache.in_use``)
+_IN_USE_LOCK = ".in-use.lock"
 #: permission bits of a file published without them (a v1 revision, an API-built one)
 DEFAULT_FILE_MODE = 0o644
 
@@ -88,16 +91,8 @@ class ContentCache:
         path = self.blob_path(descriptor.digest)
         if path.is_file():
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TEMP_MARK, dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.chmod(tmp, 0o444)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_file(path, mode=0o444) as fh:
+            fh.write(data)
 
     async def fill(
         self, source: Target, descriptor: Descriptor, *, progress: ProgressCallback | None = None
@@ -130,23 +125,25 @@ class ContentCache:
         final = self.revision_dir(digest)
         if final.is_dir():
             return final
-        final.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=_TEMP_MARK, dir=final.parent))
-        try:
-            for relative, descriptor, mode in files:
-                target = staging / relative
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(self.blob_path(descriptor.digest), target)
-                os.chmod(target, DEFAULT_FILE_MODE if mode is None else mode)
+        with writing(final):
+            final.parent.mkdir(parents=True, exist_ok=True)
+        with locked_temp_dir(final.parent, prefix=f".{final.name}.", suffix=TEMP_SUFFIX) as staging:
             try:
-                os.rename(staging, final)
-            except OSError:
-                if not final.is_dir():  # another process finished first; theirs is as good as ours
-                    raise
+                for relative, descriptor, mode in files:
+                    target = staging / relative
+                    with writing(target):
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copyfile(self.blob_path(descriptor.digest), target)
+                        os.chmod(target, DEFAULT_FILE_MODE if mode is None else mode)
+                try:
+                    os.rename(staging, final)
+                except OSError:
+                    if not final.is_dir():  # another process finished first; theirs is as good as ours
+                        raise
+                    shutil.rmtree(staging, ignore_errors=True)
+            except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+                raise
         return final
 
     def read_revision(self, digest: str) -> tuple[bytes, bytes] | None:
@@ -193,7 +190,7 @@ class ContentCache:
     def evict_revision(self, digest: str) -> None:
         root = self.revision_dir(digest)
         if root.is_dir():
-            staging = root.with_name(f".{root.name}.evict{_TEMP_MARK}")
+            staging = root.with_name(f".{root.name}.evict{TEMP_SUFFIX}")
             try:
                 os.rename(root, staging)  # gone for readers at once, then removed
             except OSError:
@@ -226,9 +223,25 @@ class ContentCache:
         blobs = self.root / "blobs"
         return sum(f.stat().st_size for f in blobs.rglob("*") if f.is_file()) if blobs.is_dir() else 0
 
+    @contextlib.contextmanager
+    def in_use(self) -> Iterator[None]:
+        """Held (shared) by a fetch from its first cached blob until its revision directory exists.
+
+        Until then its blobs are referenced by nothing, so ``prune`` leaves unreferenced blobs alone
+        while any fetch holds this.
+        """
+        with writing(self.root):
+            self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / _IN_USE_LOCK).open("a") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_SH)
+            yield
+
     def prune(self, *, older_than: float | None = None) -> int:
-        """Remove revision directories (all, or those not used for ``older_than`` seconds), stale temp
-        files and blobs no longer linked from any revision directory. Returns bytes freed."""
+        """Remove revision directories (all, or those not used for ``older_than`` seconds), abandoned
+        temp files and blobs no longer referenced by any revision directory. Returns bytes freed.
+
+        Temp files a live fetch holds stay, and so do unreferenced blobs while a fetch runs (``in_use``).
+        """
         before = self.size()
         now = time.time()
         for cached in self.revisions():
@@ -238,20 +251,22 @@ class ContentCache:
             if older_than is None or now - entry.stat().st_mtime > older_than:
                 entry.unlink(missing_ok=True)
         for base in (self.root / "revisions", self.root / "blobs"):
-            if not base.is_dir():
-                continue
-            for stale in base.rglob(f"*{_TEMP_MARK}"):
-                if stale.is_dir():
-                    shutil.rmtree(stale, ignore_errors=True)
-                else:
-                    stale.unlink(missing_ok=True)
+            if base.is_dir():  # only what no live fetch holds (see oci/tempfiles.py)
+                remove_abandoned(base.glob(f"*/.*{TEMP_SUFFIX}"))
         blobs = self.root / "blobs"
         if blobs.is_dir():
-            kept = self._referenced_blobs()
-            for blob in blobs.rglob("*"):
-                unused = blob.is_file() and f"{blob.parent.name}:{blob.name}" not in kept
-                if unused and (older_than is None or now - blob.stat().st_mtime > older_than):
-                    blob.unlink(missing_ok=True)
+            with (self.root / _IN_USE_LOCK).open("a") as lock:
+                try:
+                    fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return max(0, before - self.size())  # a fetch is running: its blobs stay
+                kept = self._referenced_blobs()
+                for blob in blobs.glob("*/*"):
+                    # temp files (dot names) are not blobs: only remove_abandoned above may take them
+                    unused = blob.is_file() and not blob.name.startswith(".")
+                    unused = unused and f"{blob.parent.name}:{blob.name}" not in kept
+                    if unused and (older_than is None or now - blob.stat().st_mtime > older_than):
+                        blob.unlink(missing_ok=True)
         return max(0, before - self.size())
 
     def _referenced_blobs(self) -> set[str]:

@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from msr_oci.oci.remote import RegistryOptions
 from msr_oci.registry.aliases import AliasEntry
@@ -18,6 +18,13 @@ from msr_oci.registry.async_registry import AsyncRemoteRegistry, FetchedRevision
 from msr_oci.registry.diff import DiffEntry
 from msr_oci.registry.render import DeploymentIds, RenderTarget
 from msr_oci.revision import ModelServingRevision
+
+if TYPE_CHECKING:
+    from msr_oci.governance.audit import AuditEvent
+    from msr_oci.governance.bundles import SigningMaterial
+    from msr_oci.governance.evaluation import Verdict
+    from msr_oci.governance.policy_store import StoredPolicy
+    from msr_oci.registry.governance import AttachedAttestation, Discovery, PolicyChoice
 
 T = TypeVar("T")
 
@@ -90,9 +97,19 @@ class RemoteRegistry(ModelServingRegistry):
         return self._run(self.aio.create_revision(revision, overwrite=overwrite, any_version=any_version))
 
     def get_revision(
-        self, revision_id: str, *, with_aliases: bool = True, devel: bool = False
+        self,
+        revision_id: str,
+        *,
+        with_aliases: bool = True,
+        devel: bool = False,
+        policy: PolicyChoice | None = None,
+        stage: str | None = None,
     ) -> ModelServingRevision:
-        return self._run(self.aio.get_revision(revision_id, with_aliases=with_aliases, devel=devel))
+        return self._run(
+            self.aio.get_revision(
+                revision_id, with_aliases=with_aliases, devel=devel, policy=policy, stage=stage
+            )
+        )
 
     def list_revisions(
         self, filters: Mapping[str, Any] | None = None, *, sort: SortOrder = "semver", reverse: bool = False
@@ -115,8 +132,10 @@ class RemoteRegistry(ModelServingRegistry):
     def history(self, revision_id: str) -> list[ModelServingRevision]:
         return self._run(self.aio.history(revision_id))
 
-    def set_alias(self, name: str, alias: str, version: str) -> AliasEntry:
-        return self._run(self.aio.set_alias(name, alias, version))
+    def set_alias(
+        self, name: str, alias: str, version: str, *, policy: PolicyChoice | None = None
+    ) -> AliasEntry:
+        return self._run(self.aio.set_alias(name, alias, version, policy=policy))
 
     def remove_alias(self, name: str, alias: str) -> AliasEntry:
         return self._run(self.aio.remove_alias(name, alias))
@@ -127,14 +146,25 @@ class RemoteRegistry(ModelServingRegistry):
     def alias_history(self, name: str, alias: str) -> list[AliasEntry]:
         return self._run(self.aio.alias_history(name, alias))
 
-    def rollback(self, name: str, alias: str, to_version: str | None = None) -> AliasEntry:
-        return self._run(self.aio.rollback(name, alias, to_version))
+    def rollback(
+        self, name: str, alias: str, to_version: str | None = None, *, policy: PolicyChoice | None = None
+    ) -> AliasEntry:
+        return self._run(self.aio.rollback(name, alias, to_version, policy=policy))
 
-    def fetch(self, revision_ref: str) -> FetchedRevision:
-        return self._run(self.aio.fetch(revision_ref))
+    def fetch(
+        self, revision_ref: str, *, policy: PolicyChoice | None = None, stage: str | None = None
+    ) -> FetchedRevision:
+        return self._run(self.aio.fetch(revision_ref, policy=policy, stage=stage))
 
-    def pull(self, revision_ref: str, destination: Path) -> ModelServingRevision:
-        return self._run(self.aio.pull(revision_ref, destination))
+    def pull(
+        self,
+        revision_ref: str,
+        destination: Path,
+        *,
+        policy: PolicyChoice | None = None,
+        stage: str | None = None,
+    ) -> ModelServingRevision:
+        return self._run(self.aio.pull(revision_ref, destination, policy=policy, stage=stage))
 
     def diff(self, a: str, b: str) -> list[DiffEntry]:
         return self._run(self.aio.diff(a, b))
@@ -143,3 +173,38 @@ class RemoteRegistry(ModelServingRegistry):
         self, revision_ref: str, target: RenderTarget, ids: DeploymentIds | None = None
     ) -> dict[str, Any]:
         return self._run(self.aio.render(revision_ref, target, ids))
+
+    # governance
+    def sign(self, revision_ref: str, material: SigningMaterial) -> AttachedAttestation:
+        return self._run(self.aio.sign(revision_ref, material))
+
+    def approve(
+        self,
+        revision_ref: str,
+        stage: str,
+        material: SigningMaterial,
+        *,
+        approver: str | None = None,
+        comment: str | None = None,
+    ) -> AttachedAttestation:
+        return self._run(self.aio.approve(revision_ref, stage, material, approver=approver, comment=comment))
+
+    def discover(self, revision_ref: str, *, policy: PolicyChoice | None = None) -> Discovery:
+        return self._run(self.aio.discover(revision_ref, policy=policy))
+
+    def verify(self, revision_ref: str, *, policy: PolicyChoice, stage: str | None = None) -> Verdict:
+        return self._run(self.aio.verify(revision_ref, policy=policy, stage=stage))
+
+    def audit(self, name: str) -> list[AuditEvent]:
+        return self._run(self.aio.audit(name))
+
+    def set_policy(
+        self, name: str, data: bytes, materials: list[SigningMaterial], *, source: str = "policy"
+    ) -> StoredPolicy:
+        return self._run(self.aio.set_policy(name, data, materials, source=source))
+
+    def get_policy(self, name: str) -> StoredPolicy:
+        return self._run(self.aio.get_policy(name))
+
+    def forget_policy(self, name: str) -> bool:
+        return self.aio.forget_policy(name)

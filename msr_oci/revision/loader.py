@@ -314,11 +314,23 @@ def _unknown_keys(
             yield from _unknown_keys(item, child, path)
 
 
+def _key_line(document: _Document, path: list[str | int]) -> int | None:
+    """The line of the key itself (not of its value, which may start on the next line)."""
+    node = document.node
+    for part in path[:-1]:
+        node = _child(node, part) if node is not None else None
+    if isinstance(node, yaml.MappingNode):
+        for key, _ in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == path[-1]:
+                return int(key.start_mark.line) + 1
+    return _locate(document, path)[1]
+
+
 def _check_keys(
     document: _Document, model: type[BaseModel], findings: _Findings, *, strict: bool, reject: bool
 ) -> None:
     for path, close in _unknown_keys(document.data, model, []):
-        _, line = _locate(document, path)
+        line = _key_line(document, path)
         hint = f"did you mean {close!r}?" if close else "remove it or check its spelling"
         # older releases' trafaret allowed extra keys under `metadata` only
         if reject and "metadata" not in path[:-1]:
