@@ -120,6 +120,15 @@ def test_list_filters_sort_and_versions(space: Space, tmp_path: Path) -> None:
     versions = msr("versions", space.ref("scorer"), "--output", "json").json()
     assert versions == {"name": "scorer", "versions": ["1.0.0", "1.1.0", "2.0.0"]}
 
+    # a repository index changes how a listing reads, never what it finds
+    indexed = msr("index", space.ref("scorer"), "--output", "json").json()
+    assert indexed == {"name": "scorer", "indexed": 3}
+    push(source, space.ref("scorer:2.1.0"), "--label", "team=risk", "--metric", "accuracy=0.99")
+    wanted = ("label.team=risk", "metric.accuracy=>=0.93")
+    assert (
+        listed(*wanted) == listed(*wanted, extra=("--verify",)) == [("scorer", "1.1.0"), ("scorer", "2.1.0")]
+    )
+
 
 def test_list_with_an_unknown_filter_key_is_bad_input(space: Space) -> None:
     result = msr("list", *space.list_args, "--filter", "colour=red", expect=2)

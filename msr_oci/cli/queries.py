@@ -1,4 +1,4 @@
-"""Commands that read: get, list, versions, history, diff, render."""
+"""Commands that read: get, list, versions, history, diff, render; and index (builds what list reads)."""
 
 from __future__ import annotations
 
@@ -52,6 +52,10 @@ def list_revisions(
         SortChoice, typer.Option(help="Order: semver (name, then version) or time.")
     ] = SortChoice.semver,
     reverse: Annotated[bool, typer.Option("--reverse", help="Reverse the order.")] = False,
+    verify: Annotated[
+        bool,
+        typer.Option("--verify", help="Re-resolve every version tag instead of trusting a repository index."),
+    ] = False,
     fmt: Output = OutputFormat.text,
 ) -> None:
     """List revisions in a namespace, filtered."""
@@ -59,7 +63,9 @@ def list_revisions(
     filters = run(settings, lambda: _parse_filters(filter_ or []))
     order: Literal["semver", "time"] = "time" if sort is SortChoice.time else "semver"
     revisions = run_with_registry(
-        settings, namespace, lambda reg: reg.list_revisions(filters, sort=order, reverse=reverse)
+        settings,
+        namespace,
+        lambda reg: reg.list_revisions(filters, sort=order, reverse=reverse, verify=verify),
     )
     output.emit(
         fmt,
@@ -89,6 +95,23 @@ def versions(
         fmt,
         {"name": located.name, "versions": found},
         lambda: output.table(("VERSION",), [(v,) for v in found]),
+    )
+
+
+def index(
+    ctx: typer.Context,
+    name: NameArg,
+    fmt: Output = OutputFormat.text,
+) -> None:
+    """Build (or rebuild) the repository index of NAME: listings read it in one round trip, and
+    publishes keep it up to date (docs/repository-index.md)."""
+    settings = settings_of(ctx)
+    located = run(settings, lambda: inputs.locate_name(name))
+    count = run_with_registry(settings, located.namespace, lambda reg: reg.build_index(located.name))
+    output.emit(
+        fmt,
+        {"name": located.name, "indexed": count},
+        lambda: typer.echo(f"indexed {count} versions of {located.name}"),
     )
 
 

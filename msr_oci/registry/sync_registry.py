@@ -112,9 +112,17 @@ class RemoteRegistry(ModelServingRegistry):
         )
 
     def list_revisions(
-        self, filters: Mapping[str, Any] | None = None, *, sort: SortOrder = "semver", reverse: bool = False
+        self,
+        filters: Mapping[str, Any] | None = None,
+        *,
+        sort: SortOrder = "semver",
+        reverse: bool = False,
+        verify: bool = False,
     ) -> list[ModelServingRevision]:
-        return self._run(self.aio.list_revisions(filters, sort=sort, reverse=reverse))
+        return self._run(self.aio.list_revisions(filters, sort=sort, reverse=reverse, verify=verify))
+
+    def build_index(self, name: str) -> int:
+        return self._run(self.aio.build_index(name))
 
     def update_revision(self, revision_id: str, revision: ModelServingRevision) -> str:
         return self._run(self.aio.update_revision(revision_id, revision))
