@@ -31,6 +31,8 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 #: also retried for reads: distribution answers 500 while another client rewrites a tag it reads
 READ_RETRY_STATUSES = RETRY_STATUSES | {500}
 MAX_REDIRECTS = 5
+#: large downloads at once per registry (see ``slot``)
+LARGE_TRANSFERS = 2
 #: connections opened alongside a client's first request (a manifest, then its blobs at once)
 PRECONNECT_CONNECTIONS = 4
 MAX_RETRY_AFTER = 60.0
@@ -46,7 +48,8 @@ class RegistryOptions:
     http2: bool = False
     username: str | None = None  # explicit credentials win over env and config files
     password: str | None = None
-    max_concurrency: int = 8  # concurrent requests per registry
+    #: concurrent requests per registry: enough to hide a 10-50 ms round trip behind registry time
+    max_concurrency: int = 32
     retries: int = 3
     chunk_size: int | None = None  # None: monolithic streamed PUT; an int: chunked PATCH upload
     timeout: float = 60.0
@@ -149,6 +152,7 @@ class Transport:
         self._warmed = False
         self.request_count = 0
         self._slots = asyncio.Semaphore(max(options.max_concurrency, 1))
+        self._large = asyncio.Semaphore(LARGE_TRANSFERS)
         # an http:// token realm is acceptable only where plain HTTP was asked for (see Authenticator)
         self.auth = Authenticator(
             host, self._credentials, self._send_counted, plain_http_chosen=options.plain_http is True
@@ -170,8 +174,10 @@ class Transport:
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        """One of the registry's concurrency slots, for a request sent outside ``request``/``stream``."""
-        async with self._slots:
+        """A slot for a large download sent outside ``request``/``stream`` (``download.py``): one
+        of the registry's request slots and one of the few large-transfer slots (each holds 16 MiB
+        of buffers, so memory stays bounded however many large files a pull has)."""
+        async with self._large, self._slots:
             yield
 
     def count_request(self) -> None:
