@@ -23,7 +23,13 @@ from datetime import UTC, datetime
 from typing import Final
 
 from msr_oci.oci import Descriptor, ImageIndex, Target
-from msr_oci.oci.content import ANNOTATION_REF_NAME, MEDIA_TYPE_IMAGE_INDEX, MEDIA_TYPE_IMAGE_MANIFEST
+from msr_oci.oci.content import (
+    ANNOTATION_REF_NAME,
+    ANNOTATION_TITLE,
+    MAX_MANIFEST_SIZE,
+    MEDIA_TYPE_IMAGE_INDEX,
+    MEDIA_TYPE_IMAGE_MANIFEST,
+)
 from msr_oci.oci.errors import ConflictError, NotFoundError
 from msr_oci.revision.summary import SUMMARY_ANNOTATIONS, RevisionSummary, summary_of
 
@@ -56,12 +62,14 @@ class RepositoryIndex:
 
 def entry_for(tag: str, manifest_descriptor: Descriptor, annotations: dict[str, str] | None) -> Descriptor:
     """The index entry of a version: the manifest's descriptor, its tag and its summary annotations."""
-    kept = {k: v for k, v in (annotations or {}).items() if k in SUMMARY_ANNOTATIONS}
+    # the title is the repository's name, known to every reader: not repeated per entry
+    kept = {
+        k: v for k, v in (annotations or {}).items() if k in SUMMARY_ANNOTATIONS and k != ANNOTATION_TITLE
+    }
     return Descriptor(
         media_type=manifest_descriptor.media_type or MEDIA_TYPE_IMAGE_MANIFEST,
         digest=manifest_descriptor.digest,
         size=manifest_descriptor.size,
-        artifact_type=manifest_descriptor.artifact_type,
         annotations={**kept, ANNOTATION_REF_NAME: tag},
     )
 
@@ -100,9 +108,20 @@ async def read(target: Target, name: str) -> RepositoryIndex:
     return _decode(name, descriptor, document)
 
 
-async def _write(target: Target, entries: list[Descriptor]) -> None:
+class IndexTooLarge(ConflictError):
+    """More versions than one index document can hold (shards are designed, not built)."""
+
+
+async def _write(target: Target, entries: list[Descriptor]) -> Descriptor:
     descriptor, data = encode(entries)
+    if len(data) > MAX_MANIFEST_SIZE:
+        raise IndexTooLarge(
+            f"a repository index of {len(entries)} versions takes {len(data)} bytes, over the "
+            f"{MAX_MANIFEST_SIZE} a registry must accept for one manifest",
+            hint="list without an index (untag _index); see docs/repository-index.md, Scale",
+        )
     await target.push_manifest(descriptor, data, tag=INDEX_TAG)
+    return descriptor
 
 
 async def record(target: Target, name: str, tag: str, entry: Descriptor | None) -> None:
@@ -119,7 +138,10 @@ async def record(target: Target, name: str, tag: str, entry: Descriptor | None) 
         kept = [e.raw for t, e in current.entries.items() if t != tag]
         if entry is not None:
             kept.append(entry)
-        await _write(target, kept)
+        try:
+            await _write(target, kept)
+        except IndexTooLarge:
+            return  # the version is published; readers find it by its tag (no entry: read directly)
         after = await read(target, name)
         present = after.entries.get(tag)
         if entry is None and present is None:
@@ -133,6 +155,4 @@ async def build(target: Target, entries: list[Descriptor]) -> Descriptor:
     """Write an index from scratch (``entries`` from ``entry_for``, one per version tag)."""
     if not entries:
         raise ConflictError("nothing to index: the repository has no versions")
-    descriptor, data = encode(entries)
-    await target.push_manifest(descriptor, data, tag=INDEX_TAG)
-    return descriptor
+    return await _write(target, entries)
