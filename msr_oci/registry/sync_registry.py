@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from msr_oci.oci.remote import RegistryOptions
-from msr_oci.registry.aliases import AliasEntry
+from msr_oci.registry.alias_log import AliasEntry
 from msr_oci.registry.async_registry import AsyncRemoteRegistry, FetchedRevision, SortOrder
 from msr_oci.registry.diff import DiffEntry
 from msr_oci.registry.render import DeploymentIds, RenderTarget
