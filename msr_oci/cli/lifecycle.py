@@ -1,4 +1,4 @@
-"""Commands that change where tags point: aliases, promote, rollback, archive, delete."""
+"""Commands that change where tags point: aliases, promote, rollback, delete (archive: retire.py)."""
 
 from __future__ import annotations
 
@@ -148,21 +148,6 @@ def rollback(
         settings, located.namespace, lambda reg: reg.rollback(located.name, alias, to, policy=choice)
     )
     _show_entry(fmt, entry)
-
-
-def archive(
-    ctx: typer.Context,
-    ref: RefArg,
-    fmt: Output = OutputFormat.text,
-) -> None:
-    """Untag a revision (its version and aliases) but keep it fetchable by digest."""
-    settings = settings_of(ctx)
-    removed = run_with_registry(settings, None, lambda reg: reg.archive(ref))
-    output.emit(
-        fmt,
-        {"reference": ref, "removed_tags": removed},
-        lambda: typer.echo(f"archived {ref}; removed tags: {', '.join(removed) or '-'}"),
-    )
 
 
 def _confirm_delete(ref: str, yes: bool) -> bool:

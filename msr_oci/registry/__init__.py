@@ -2,9 +2,11 @@
 
 from msr_oci.registry.alias_log import AliasEntry
 from msr_oci.registry.async_registry import (
+    ArchivedRevision,
     AsyncRemoteRegistry,
     FetchedRevision,
     NoEarlierVersion,
+    RemovalPlan,
     VersionExists,
 )
 from msr_oci.registry.cache import ContentCache, default_cache_dir
@@ -16,6 +18,7 @@ from msr_oci.registry.sync_registry import ModelServingRegistry, RemoteRegistry
 __all__ = [
     "FILTER_KEYS",
     "AliasEntry",
+    "ArchivedRevision",
     "AsyncRemoteRegistry",
     "ContentCache",
     "DiffEntry",
@@ -25,6 +28,7 @@ __all__ = [
     "Namespace",
     "NoEarlierVersion",
     "RemoteRegistry",
+    "RemovalPlan",
     "VersionExists",
     "default_cache_dir",
     "diff_revisions",
