@@ -1,7 +1,7 @@
-"""Commands that retire revisions: archive, unarchive, and ``list --archived``.
+"""Commands that retire revisions: archive, unarchive, delete, and ``list --archived``.
 
-What would go is worked out first (``removal_plan``) and, where aliases would go, shown and
-asked about; without a terminal, ``--yes`` is the answer (exit 2 otherwise).
+What would go is worked out first (``removal_plan``) and, where aliases or whole revisions would
+go, shown and asked about; without a terminal, ``--yes`` is the answer (exit 2 otherwise).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from msr_oci.cli import output, views
-from msr_oci.cli.context import Settings, run_with_registry, settings_of
+from msr_oci.cli import inputs, output, views
+from msr_oci.cli.context import Settings, run, run_with_registry, settings_of
 from msr_oci.cli.options import Output, RefArg
 from msr_oci.cli.output import OutputFormat
 
@@ -37,6 +37,32 @@ def _confirm(question: str, refusal: str, yes: bool) -> None:
     if not typer.confirm(question, default=False, err=True):
         typer.echo("nothing changed", err=True)
         raise typer.Exit(1)
+
+
+def _plan_lines(plan: RemovalPlan) -> list[str]:
+    lines = []
+    for revision in plan.revisions:
+        kind = "archived revision" if revision.archived is not None and not revision.tags else "version"
+        line = f"  {kind} {revision.version} ({output.short_digest(revision.digest)})"
+        if revision.aliases:
+            line += f", aliases {', '.join(revision.aliases)}"
+        lines.append(line)
+    if plan.other_aliases:
+        lines.append(f"  aliases on earlier revisions: {', '.join(plan.other_aliases)}")
+    return lines
+
+
+def _plan_record(plan: RemovalPlan) -> list[dict[str, Any]]:
+    return [
+        {
+            "version": r.version,
+            "digest": r.digest,
+            "tags": r.tags,
+            "aliases": r.aliases,
+            "archived": r.archived is not None,
+        }
+        for r in plan.revisions
+    ]
 
 
 def archive(ctx: typer.Context, ref: RefArg, yes: Yes = False, fmt: Output = OutputFormat.text) -> None:
@@ -91,6 +117,54 @@ def unarchive(ctx: typer.Context, ref: RefArg, fmt: Output = OutputFormat.text) 
         lambda: typer.echo(f"unarchived {ref} ({digest})"),
     )
     output.note("aliases are not restored: set them again with `msr promote`", quiet=settings.quiet)
+
+
+def delete(
+    ctx: typer.Context,
+    ref: RefArg,
+    all_versions: Annotated[
+        bool,
+        typer.Option(
+            "--all-versions",
+            help="Delete every revision of NAME: each version, each archived revision, every alias.",
+        ),
+    ] = False,
+    yes: Yes = False,
+    fmt: Output = OutputFormat.text,
+) -> None:
+    """Delete a revision (NAME:VERSION, NAME:ALIAS or NAME@DIGEST): its manifest, every tag on it,
+    the aliases pointing at it (each removal recorded in the alias log) and its archive record.
+    A bare NAME needs --all-versions. Says what goes and asks first (without a terminal: --yes)."""
+    settings = settings_of(ctx)
+    located = run(settings, lambda: inputs.locate_name(ref)) if all_versions else None
+
+    async def work(reg: AsyncRemoteRegistry) -> RemovalPlan:
+        target = located.name if located is not None else ref
+        plan = await reg.removal_plan(target, all_versions=all_versions)
+        what = f"every revision of {plan.name}" if all_versions else ref
+        _confirm(
+            "\n".join([f"Deleting {what} removes:", *_plan_lines(plan), "Delete?"]),
+            f"refusing to delete {what} without confirmation "
+            f"({len(plan.revisions)} revisions, aliases: {', '.join(plan.aliases) or 'none'})",
+            yes,
+        )
+        if located is not None:
+            return await reg.delete_all_versions(located.name)
+        await reg.delete_revision(ref)
+        return plan
+
+    plan = run_with_registry(settings, located.namespace if located else None, work)
+    output.emit(
+        fmt,
+        {
+            "reference": ref,
+            "deleted": True,
+            "revisions": _plan_record(plan),
+            "removed_tags": plan.tags,
+            "removed_aliases": plan.aliases,
+        },
+        lambda: typer.echo("\n".join([f"deleted from {plan.name}:", *_plan_lines(plan)])),
+    )
 
 
 ARCHIVED_COLUMNS = ("NAME", "VERSION", "DIGEST", "ARCHIVED", "BY", "ALIASES REMOVED")

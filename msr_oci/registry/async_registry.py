@@ -4,11 +4,12 @@ The one implementation, as a thin facade over collaborators that each own one co
 
 * ``Targets`` (targets.py): the namespace and the pooled content stores;
 * ``RevisionReader`` (reader.py): the one read-and-verify path, through ``ContentCache`` (cache.py);
-* ``Revisions`` (revisions.py): publish, get, update, history, delete;
+* ``Revisions`` (revisions.py): publish, get, update, history;
 * ``Listing`` (listing.py, with repository_index.py): list revisions and names, build the index;
 * ``RemovalPlanner`` (removal.py): what archiving or deleting would remove;
-  ``Archiving`` (archiving.py, records: archive_records.py): archive, unarchive, list archived
-  (its calls: lifecycle_calls.py);
+  ``Archiving`` (archiving.py, records: archive_records.py): archive, unarchive, list archived;
+  ``Deletion`` (deletion.py): delete one revision or every revision of a name (their calls:
+  lifecycle_calls.py);
 * ``AliasStore`` (aliases.py): the one writer of alias tags and the alias log;
 * ``Transfers`` (transfers.py): fetch, pull, copy, export, import;
 * governance (governance_calls.py, governance.py, policies.py, audit_trail.py): signatures,
@@ -31,6 +32,7 @@ from msr_oci.registry.alias_log import ACTION_SET, AliasEntry
 from msr_oci.registry.aliases import AliasStore, NoEarlierVersion
 from msr_oci.registry.archiving import ArchivedRevision, Archiving
 from msr_oci.registry.cache import ContentCache
+from msr_oci.registry.deletion import Deletion
 from msr_oci.registry.diff import DiffEntry, diff_revisions
 from msr_oci.registry.governance_calls import GovernanceCalls
 from msr_oci.registry.lifecycle_calls import LifecycleCalls
@@ -83,6 +85,7 @@ class AsyncRemoteRegistry(LifecycleCalls, GovernanceCalls):
         self.listing = Listing(self.targets, self.reader, self.aliases)
         self.planner = RemovalPlanner(self.targets, self.reader, self.aliases)
         self.archiving = Archiving(self.targets, self.reader, self.aliases, self.planner, self.listing)
+        self.deletion = Deletion(self.targets, self.aliases, self.cache, self.planner)
         self.transfers = Transfers(self.targets, self.reader, self.cache, governed)
 
     async def __aenter__(self) -> AsyncRemoteRegistry:
@@ -202,8 +205,11 @@ class AsyncRemoteRegistry(LifecycleCalls, GovernanceCalls):
     async def delete_revision(self, revision_id: str) -> None:
         """Remove the revision's manifest and every tag pointing at it (blobs are left to registry GC).
 
-        Aliases pointing at it are removed first, each removal recorded in its log."""
-        await self.revisions.delete(revision_id)
+        ``revision_id`` names a version, alias or digest (a bare name is refused: see
+        ``delete_all_versions``). Aliases pointing at it are removed first, each removal recorded in
+        its log; an archived revision's record goes too. ``DeletionDisabled`` (exit 8) before
+        anything changes when the registry does not delete."""
+        await self.deletion.delete(revision_id)
 
     # ---- aliases ------------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
-"""The lifecycle calls of ``AsyncRemoteRegistry``: archiving, delegated to ``Archiving``
-(archiving.py), which acts on what ``RemovalPlanner`` (removal.py) worked out first.
+"""The lifecycle calls of ``AsyncRemoteRegistry``: archiving and deleting, delegated to
+``Archiving`` (archiving.py) and ``Deletion`` (deletion.py), which act on what ``RemovalPlanner``
+(removal.py) worked out first.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from msr_oci.registry.archiving import ArchivedRevision, Archiving
+from msr_oci.registry.deletion import Deletion
 from msr_oci.registry.removal import RemovalPlan, RemovalPlanner
 
 
@@ -16,6 +18,7 @@ class LifecycleCalls:
 
     planner: RemovalPlanner
     archiving: Archiving
+    deletion: Deletion
 
     async def removal_plan(self, reference: str, *, all_versions: bool = False) -> RemovalPlan:
         """What ``archive``/``delete_revision`` of ``reference`` (a version, alias or digest) would
@@ -23,6 +26,11 @@ class LifecycleCalls:
         nothing."""
         planned = await (self.planner.every(reference) if all_versions else self.planner.one(reference))
         return planned.plan
+
+    async def delete_all_versions(self, name: str) -> RemovalPlan:
+        """Delete every revision of ``name``: each version, each archived revision, every alias (each
+        removal logged) and the repository index. Returns what was removed."""
+        return await self.deletion.delete_all(name)
 
     async def archive(self, revision_id: str, *, by: str | None = None) -> list[str]:
         """Untag the revision (version, aliases) but keep it, fetchable by digest, under an archive

@@ -1,5 +1,5 @@
-"""Revisions: publish, get, update, history, versions, delete (listing: listing.py; archiving:
-archiving.py).
+"""Revisions: publish, get, update, history, versions (listing: listing.py; archiving and deleting:
+archiving.py and deletion.py).
 
 Publishing writes blobs first and the manifest last, tagged with the version, then the repository
 index entry (where the repository keeps one). Aliases are left to ``AliasStore``.
@@ -243,15 +243,3 @@ class Revisions:
             seen.add(digest)
             chain.append(await self.reader.load(ref.with_tag(None).with_digest(digest)))
         return chain
-
-    # ---- retiring -----------------------------------------------------------------------------------
-
-    async def delete(self, revision_id: str) -> None:
-        ref = self.targets.locate(revision_id)
-        descriptor, _ = await self.reader.manifest(ref)
-        target = self.targets.target(ref)
-        # the aliases go first, each removal logged: none may outlive the manifest it points at
-        await self.aliases.forget(target, descriptor.digest, await self.targets.scan(target))
-        # deleting a manifest by digest removes every tag pointing at it (distribution spec)
-        await target.delete(descriptor)
-        self.cache.evict(descriptor.digest)  # or this machine would go on serving it by digest

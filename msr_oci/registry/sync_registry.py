@@ -137,6 +137,7 @@ class RemoteRegistry(ModelServingRegistry):
     archive = _blocking(AsyncRemoteRegistry.archive)
     unarchive = _blocking(AsyncRemoteRegistry.unarchive)
     list_archived = _blocking(AsyncRemoteRegistry.list_archived)
+    delete_all_versions = _blocking(AsyncRemoteRegistry.delete_all_versions)
     set_alias = _blocking(AsyncRemoteRegistry.set_alias)
     remove_alias = _blocking(AsyncRemoteRegistry.remove_alias)
     list_aliases = _blocking(AsyncRemoteRegistry.list_aliases)
