@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from msr_oci.cli import governance, lifecycle, local, queries, retire, transfers
+from msr_oci.cli import governance, lifecycle, local, metadata, queries, retire, transfers
 from msr_oci.cli.context import Settings, configure_logging, settings_of
 from msr_oci.cli.options import Output
 from msr_oci.cli.output import OutputFormat
@@ -65,6 +65,9 @@ app.command("list")(queries.list_revisions)
 app.command()(queries.versions)
 app.command()(queries.index)
 app.command()(queries.history)
+app.command()(metadata.label)
+app.command()(metadata.metric)
+app.command()(metadata.describe)
 app.add_typer(lifecycle.alias_app, name="alias")
 app.command()(lifecycle.promote)
 app.command()(lifecycle.rollback)

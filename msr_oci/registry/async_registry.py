@@ -5,6 +5,7 @@ The one implementation, as a thin facade over collaborators that each own one co
 * ``Targets`` (targets.py): the namespace and the pooled content stores;
 * ``RevisionReader`` (reader.py): the one read-and-verify path, through ``ContentCache`` (cache.py);
 * ``Revisions`` (revisions.py): publish, get, update, history;
+* ``MetadataEdits`` (metadata_edits.py): labels, metrics, description as an update of a version;
 * ``Listing`` (listing.py, with repository_index.py): list revisions and names, build the index;
 * ``RemovalPlanner`` (removal.py): what archiving or deleting would remove;
   ``Archiving`` (archiving.py, records: archive_records.py): archive, unarchive, list archived;
@@ -37,6 +38,7 @@ from msr_oci.registry.diff import DiffEntry, diff_revisions
 from msr_oci.registry.governance_calls import GovernanceCalls
 from msr_oci.registry.lifecycle_calls import LifecycleCalls
 from msr_oci.registry.listing import Listing, SortOrder
+from msr_oci.registry.metadata_edits import MetadataEdits
 from msr_oci.registry.namespace import Namespace
 from msr_oci.registry.reader import RevisionReader
 from msr_oci.registry.removal import RemovalPlan, RemovalPlanner
@@ -83,6 +85,7 @@ class AsyncRemoteRegistry(LifecycleCalls, GovernanceCalls):
         self.aliases = AliasStore(self.targets, self.reader, governed)
         self.revisions = Revisions(self.targets, self.reader, self.aliases, self.cache, governed)
         self.listing = Listing(self.targets, self.reader, self.aliases)
+        self.metadata = MetadataEdits(self.targets, self.reader, self.revisions)
         self.planner = RemovalPlanner(self.targets, self.reader, self.aliases)
         self.archiving = Archiving(self.targets, self.reader, self.aliases, self.planner, self.listing)
         self.deletion = Deletion(self.targets, self.aliases, self.cache, self.planner)

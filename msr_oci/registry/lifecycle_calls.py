@@ -1,24 +1,49 @@
-"""The lifecycle calls of ``AsyncRemoteRegistry``: archiving and deleting, delegated to
-``Archiving`` (archiving.py) and ``Deletion`` (deletion.py), which act on what ``RemovalPlanner``
-(removal.py) worked out first.
+"""The lifecycle calls of ``AsyncRemoteRegistry``: metadata edits, archiving and deleting, delegated to
+``MetadataEdits`` (metadata_edits.py), ``Archiving`` (archiving.py) and ``Deletion`` (deletion.py),
+which act on what ``RemovalPlanner`` (removal.py) worked out first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from msr_oci.registry.archiving import ArchivedRevision, Archiving
 from msr_oci.registry.deletion import Deletion
+from msr_oci.registry.metadata_edits import MetadataEdits
 from msr_oci.registry.removal import RemovalPlan, RemovalPlanner
 
 
 class LifecycleCalls:
     """Mixed into ``AsyncRemoteRegistry``, which provides the collaborators below."""
 
+    metadata: MetadataEdits
     planner: RemovalPlanner
     archiving: Archiving
     deletion: Deletion
+
+    async def update_metadata(
+        self,
+        revision_id: str,
+        *,
+        labels: Mapping[str, str] | None = None,
+        remove_labels: Iterable[str] = (),
+        metrics: Mapping[str, float] | None = None,
+        remove_metrics: Iterable[str] = (),
+        description: str | None = None,
+    ) -> str:
+        """Set or remove labels and metrics, or set the description (``""`` clears it), of a version:
+        an update of its current revision with the same files (only the config and manifest are
+        uploaded), history kept through ``supersedes``. Returns the new id (the old one if nothing
+        changed). Aliases keep pointing at the revision they pinned."""
+        return await self.metadata.update(
+            revision_id,
+            labels=labels,
+            remove_labels=remove_labels,
+            metrics=metrics,
+            remove_metrics=remove_metrics,
+            description=description,
+        )
 
     async def removal_plan(self, reference: str, *, all_versions: bool = False) -> RemovalPlan:
         """What ``archive``/``delete_revision`` of ``reference`` (a version, alias or digest) would

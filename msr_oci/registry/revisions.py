@@ -1,5 +1,5 @@
 """Revisions: publish, get, update, history, versions (listing: listing.py; archiving and deleting:
-archiving.py and deletion.py).
+archiving.py and deletion.py; metadata edits: metadata_edits.py).
 
 Publishing writes blobs first and the manifest last, tagged with the version, then the repository
 index entry (where the repository keeps one). Aliases are left to ``AliasStore``.

@@ -133,6 +133,7 @@ class RemoteRegistry(ModelServingRegistry):
     build_index = _blocking(AsyncRemoteRegistry.build_index)
     versions = _blocking(AsyncRemoteRegistry.versions)
     history = _blocking(AsyncRemoteRegistry.history)
+    update_metadata = _blocking(AsyncRemoteRegistry.update_metadata)
     removal_plan = _blocking(AsyncRemoteRegistry.removal_plan)
     archive = _blocking(AsyncRemoteRegistry.archive)
     unarchive = _blocking(AsyncRemoteRegistry.unarchive)
