@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from msr_oci.oci.errors import InputError, NotFoundError
+from msr_oci.errors import InputError, NotFoundError
 from msr_oci.registry import AsyncRemoteRegistry, FilterError, RemoteRegistry, VersionExists
 from msr_oci.revision import ModelServingRevision
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
+from msr_oci.errors import ConflictError, NotFoundError
 from msr_oci.oci import Descriptor, ImageIndex, Target
 from msr_oci.oci.content import (
     ANNOTATION_REF_NAME,
@@ -30,7 +31,6 @@ from msr_oci.oci.content import (
     MEDIA_TYPE_IMAGE_INDEX,
     MEDIA_TYPE_IMAGE_MANIFEST,
 )
-from msr_oci.oci.errors import ConflictError, NotFoundError
 from msr_oci.revision.summary import SUMMARY_ANNOTATIONS, RevisionSummary, summary_of
 
 INDEX_TAG: Final = "_index"
