@@ -13,6 +13,7 @@ from msr_oci.cli.context import Settings, run, run_with_registry, settings_of
 from msr_oci.cli.governance import note_pins
 from msr_oci.cli.options import NameArg, Output, RefArg
 from msr_oci.cli.output import OutputFormat
+from msr_oci.errors import InputError
 
 if TYPE_CHECKING:
     from msr_oci.registry import AsyncRemoteRegistry
@@ -166,7 +167,6 @@ def archive(
 
 
 def _confirm_delete(ref: str, yes: bool) -> bool:
-    from msr_oci.oci.errors import InputError
 
     if yes:
         return True
