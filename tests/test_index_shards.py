@@ -9,42 +9,25 @@ import hashlib
 import json
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from round_trips import CountingProxy
+from test_listing import WANTED, _list, proxy, revision
 
 from msr_oci.registry import AsyncRemoteRegistry, repository_index
 from msr_oci.registry.repository_index import INDEX_TAG, SHARD_ARTIFACT_TYPE
-from msr_oci.revision import ModelServingRevision
 
 pytestmark = pytest.mark.timeout(180)
+__all__ = ["proxy"]  # the shared fixture, used by name
 
 COUNT = 20
-WANTED = {"name": "model", "labels": {"team": "a"}}
 EXPECTED = [f"1.0.{i}" for i in range(0, COUNT, 2)]
-
-
-def revision(index: int) -> ModelServingRevision:
-    return ModelServingRevision(
-        name="model",
-        version=f"1.0.{index}",
-        model_definition={"models": [{"name": "m", "model_path": "/models/m", "service": {"port": 8000}}]},
-        service_configuration={"image": "cr.backend.ai/stable/python:3.11", "runtime_variant": "custom"},
-        labels={"team": "a" if index % 2 == 0 else "b"},
-    )
 
 
 @pytest.fixture(autouse=True)
 def small_flat_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(repository_index, "FLAT_LIMIT", 2048)  # about 4 entries
-
-
-@pytest.fixture
-def proxy(registry, isolated_env: object) -> Iterator[CountingProxy]:
-    with CountingProxy(registry.host) as counting:
-        yield counting
 
 
 @pytest.fixture
@@ -55,13 +38,6 @@ async def namespace(proxy: CountingProxy, tmp_path: Path) -> str:
             await registry.create_revision(revision(index))
         assert await registry.build_index("model") == COUNT
     return namespace
-
-
-async def _list(namespace: str, cache: Path, proxy: CountingProxy, **options: bool) -> list[str]:
-    proxy.reset()
-    async with AsyncRemoteRegistry(namespace, cache_dir=cache) as registry:
-        found = await registry.list_revisions(WANTED, **options)
-    return [r.version for r in found]
 
 
 def test_the_sharded_index_is_plain_oci_that_oras_py_reads(namespace: str, registry) -> None:

@@ -15,6 +15,7 @@ from msr_oci.cli import inputs, output, views
 from msr_oci.cli.context import run, run_with_registry, settings_of
 from msr_oci.cli.options import Output
 from msr_oci.cli.output import OutputFormat
+from msr_oci.errors import InputError
 
 if TYPE_CHECKING:
     from msr_oci.registry import AsyncRemoteRegistry
@@ -67,8 +68,6 @@ def _edit_pairs(
     kind: str,
 ) -> None:
     """``label`` and ``metric``: KEY=VALUE pairs to set, ``--remove KEY`` to drop (at least one)."""
-    from msr_oci.oci.errors import InputError
-
     example = "team=risk" if kind == "label" else "accuracy=0.95"
     parse = inputs.pairs if kind == "label" else inputs.number_pairs
 

@@ -15,6 +15,7 @@ from msr_oci.cli import inputs, output, views
 from msr_oci.cli.context import Settings, run, run_with_registry, settings_of
 from msr_oci.cli.options import Output, RefArg
 from msr_oci.cli.output import OutputFormat
+from msr_oci.errors import InputError
 
 if TYPE_CHECKING:
     from msr_oci.registry import ArchivedRevision, AsyncRemoteRegistry, RemovalPlan
@@ -28,8 +29,6 @@ _NO_ALIAS_RESTORE = "`msr unarchive` does not restore aliases: set them again wi
 
 def _confirm(question: str, refusal: str, yes: bool) -> None:
     """Go on when ``yes`` or the user says so at a terminal; exit 2 without a terminal, 1 on "no"."""
-    from msr_oci.oci.errors import InputError
-
     if yes:
         return
     if not sys.stdin.isatty():

@@ -12,6 +12,8 @@ from msr_oci.cli.context import run, run_with_registry, settings_of
 from msr_oci.cli.governance import note_pins
 from msr_oci.cli.options import Output, PolicyOpt, RefArg, StageOpt, Strict, Target, TargetRelease
 from msr_oci.cli.output import OutputFormat
+from msr_oci.registry.refs import RevisionRef
+from msr_oci.revision.errors import Problem
 
 if TYPE_CHECKING:
     from msr_oci.registry import AsyncRemoteRegistry, FetchedRevision
@@ -19,8 +21,7 @@ if TYPE_CHECKING:
 
 
 def _id_record(revision_id: str, **extra: Any) -> dict[str, Any]:
-    digest = revision_id.rpartition("@")[2] if "@" in revision_id else None
-    return {"id": revision_id, "digest": digest, **extra}
+    return {"id": revision_id, "digest": RevisionRef.parse(revision_id).digest, **extra}
 
 
 def _load(
@@ -40,7 +41,6 @@ def _load(
     quiet: bool = False,
 ) -> ModelServingRevision:
     from msr_oci.registry.cache import ContentCache
-    from msr_oci.revision.errors import Problem
     from msr_oci.revision.loader import load_revision_dir
 
     warnings: list[Problem] = []

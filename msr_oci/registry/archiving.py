@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from msr_oci.errors import ConflictError, NotFoundError, Remedy
 from msr_oci.oci import Reference, Target
-from msr_oci.oci.errors import ConflictError, NotFoundError
 from msr_oci.registry import repository_index
 from msr_oci.registry.aliases import AliasStore
 from msr_oci.registry.archive_records import ArchiveRecord, encode_record, hold_tag, record_tag
@@ -95,8 +95,8 @@ class Archiving:
                 raise VersionExists(
                     f"{ref.name} version {record.version} holds other content now ({current.digest}); "
                     f"the archived revision is {record.digest}",
-                    hint="archive or delete the current one first, or copy the archived revision to a "
-                    "new version with `msr copy NAME@DIGEST NAME:NEW_VERSION`",
+                    hint="archive or delete the current one first, or copy the archived revision (by "
+                    "its digest) to a new version",
                 )
         await target.tag(record.revision, record.version_tag)
         if repository_index.INDEX_TAG in tags:
@@ -158,12 +158,12 @@ def _the_record(ref: Reference, records: list[ArchiveRecord]) -> ArchiveRecord:
         archived = ", ".join(sorted({r.version for r in records}, key=version_sort_key)) or "none"
         raise NotFoundError(
             f"{ref.name} has no archived revision {what} (archived versions: {archived})",
-            hint="`msr list --archived` lists archived revisions",
+            remedies=(Remedy.LIST_ARCHIVED,),
         )
     if len(matching) > 1:
         digests = ", ".join(r.digest for r in matching)
         raise ConflictError(
             f"{ref.name} {what} was archived more than once: {digests}",
-            hint="unarchive one by digest: NAME@sha256:...",
+            hint="unarchive one by its digest: NAME@sha256:...",
         )
     return matching[0]

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import contextlib
 
+from msr_oci.errors import NotFoundError
 from msr_oci.oci import Target
-from msr_oci.oci.errors import NotFoundError
 from msr_oci.registry import repository_index
 from msr_oci.registry.aliases import AliasStore
 from msr_oci.registry.cache import ContentCache

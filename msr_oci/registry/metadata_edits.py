@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from msr_oci.oci.errors import ConflictError, InputError
+from msr_oci.errors import ConflictError, InputError
 from msr_oci.registry.reader import RevisionReader
 from msr_oci.registry.removal import require_version
 from msr_oci.registry.revisions import Revisions

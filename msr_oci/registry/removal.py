@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from msr_oci.errors import InputError, NameUnknown, NotFoundError, Remedy
 from msr_oci.oci import Descriptor, Reference, Target
-from msr_oci.oci.errors import InputError, NameUnknown, NotFoundError
 from msr_oci.registry.aliases import AliasStore
 from msr_oci.registry.archive_records import ArchiveRecord, decode_record, is_record_tag, record_tag
 from msr_oci.registry.reader import RevisionReader
@@ -76,8 +76,9 @@ def require_version(ref: Reference, text: str) -> None:
     if ref.tag is None and ref.digest is None:
         raise InputError(
             f"{text!r} names no version",
-            hint="give NAME:VERSION, NAME:ALIAS or NAME@DIGEST; to remove every version of the name, "
-            "use `msr delete NAME --all-versions` (API: delete_all_versions)",
+            hint="name a version, an alias or a digest (NAME:VERSION, NAME:ALIAS, NAME@DIGEST)",
+            where=ref.name,
+            remedies=(Remedy.ALL_VERSIONS,),
         )
 
 
@@ -186,7 +187,7 @@ class RemovalPlanner:
         if not by_digest and not other:
             raise NameUnknown(
                 f"{name} has no versions, archived revisions or aliases to delete",
-                hint="`msr list` shows the names in the namespace",
+                hint="list_names shows the names in the namespace",
             )
         revisions = sorted(
             by_digest.values(), key=lambda p: (p.archived is not None, version_sort_key(p.version))

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Final
 
-from msr_oci.oci.errors import InputError
+from msr_oci.errors import InputError
 
 MAX_KEY_LENGTH: Final = 128
 MAX_LABEL_VALUE_LENGTH: Final = 1024
