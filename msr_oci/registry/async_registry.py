@@ -205,14 +205,7 @@ class AsyncRemoteRegistry(LifecycleCalls, GovernanceCalls):
         """The revision and every revision it superseded, newest first."""
         return await self.revisions.history(revision_id)
 
-    async def delete_revision(self, revision_id: str) -> None:
-        """Remove the revision's manifest and every tag pointing at it (blobs are left to registry GC).
-
-        ``revision_id`` names a version, alias or digest (a bare name is refused: see
-        ``delete_all_versions``). Aliases pointing at it are removed first, each removal recorded in
-        its log; an archived revision's record goes too. ``DeletionDisabled`` (exit 8) before
-        anything changes when the registry does not delete."""
-        await self.deletion.delete(revision_id)
+    # delete_revision, with archiving and the metadata edits: LifecycleCalls (lifecycle_calls.py)
 
     # ---- aliases ------------------------------------------------------------------------------------
 

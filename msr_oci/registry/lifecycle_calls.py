@@ -52,6 +52,15 @@ class LifecycleCalls:
         planned = await (self.planner.every(reference) if all_versions else self.planner.one(reference))
         return planned.plan
 
+    async def delete_revision(self, revision_id: str) -> None:
+        """Remove the revision's manifest and every tag pointing at it (blobs are left to registry GC).
+
+        ``revision_id`` names a version, alias or digest (a bare name is refused: see
+        ``delete_all_versions``). Aliases pointing at it are removed first, each removal recorded in
+        its log; an archived revision's record goes too. ``DeletionDisabled`` (exit 8) before
+        anything changes when the registry does not delete."""
+        await self.deletion.delete(revision_id)
+
     async def delete_all_versions(self, name: str) -> RemovalPlan:
         """Delete every revision of ``name``: each version, each archived revision, every alias (each
         removal logged) and the repository index. Returns what was removed."""
