@@ -89,3 +89,14 @@ def test_light_modules_import_without_httpx_or_pydantic() -> None:
     )
     found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert found.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("package", ["oci", "revision", "registry"])
+def test_no_lazy_name_is_also_a_submodule(package: str) -> None:
+    """Importing a submodule sets the package attribute of its name, which would shadow a lazily
+    loaded function of the same name (``from msr_oci.oci import copy`` returning a module)."""
+    import importlib
+
+    surface = importlib.import_module(f"msr_oci.{package}")
+    submodules = {path.stem for path in (PACKAGE / package).glob("*.py")}
+    assert set(surface.__all__) & submodules == set()

@@ -33,8 +33,8 @@ if TYPE_CHECKING:
         parse_manifest,
         successors,
     )
-    from msr_oci.oci.copy import copy, copy_graph
     from msr_oci.oci.digest import Digester, digest_bytes, is_digest, parse_digest, verify_bytes
+    from msr_oci.oci.graph_copy import copy, copy_graph
     from msr_oci.oci.layout import LocalStore, OCILayout, default_store_path
     from msr_oci.oci.reference import Reference, is_loopback_host, is_tag, looks_like_host, validate_tag
     from msr_oci.oci.remote import Registry, RegistryOptions, RemoteRepository, open_repository
@@ -64,8 +64,8 @@ _LAZY: dict[str, str] = {
     "RemoteRepository": "msr_oci.oci.remote",
     "Target": "msr_oci.oci.target",
     "canonical_json": "msr_oci.oci.content",
-    "copy": "msr_oci.oci.copy",
-    "copy_graph": "msr_oci.oci.copy",
+    "copy": "msr_oci.oci.graph_copy",
+    "copy_graph": "msr_oci.oci.graph_copy",
     "default_store_path": "msr_oci.oci.layout",
     "digest_bytes": "msr_oci.oci.digest",
     "erase_credentials": "msr_oci.oci.auth",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from msr_oci.errors import InputError, InvalidManifest, writing
 from msr_oci.oci import Descriptor, ImageManifest, ProgressCallback, Reference, parse_manifest
-from msr_oci.oci.copy import copy_graph
+from msr_oci.oci.graph_copy import copy_graph
 from msr_oci.oci.layout import OCILayout
 from msr_oci.oci.tempfiles import remove_abandoned_beside
 from msr_oci.registry.archive import extract_layout_tar, write_layout_tar
