@@ -33,15 +33,19 @@ def validate(
     strict: Strict = False,
     fmt: Output = OutputFormat.text,
 ) -> None:
-    """Check a revision directory the way Backend.AI reads it (exit 2 when there are errors)."""
+    """Check a revision directory the way Backend.AI reads it (exit 2 when there are errors); also
+    lists what the default excludes and .msrignore leave out of a publish."""
     from msr_oci.cli.errors import EXIT_INPUT
 
     settings = settings_of(ctx)
+    excluded: list[Any] = []
 
     def check() -> list[Any]:
         from msr_oci.revision.loader import validate_revision_dir
 
-        return list(validate_revision_dir(directory, target=target.value, strict=strict))
+        return list(
+            validate_revision_dir(directory, target=target.value, strict=strict, excluded=excluded)
+        )
 
     problems = run(settings, check)
     records = [_problem_record(p) for p in problems]
@@ -52,8 +56,16 @@ def validate(
             typer.echo(f"{directory}: ok")
         for problem in problems:
             typer.echo(str(problem))
+        for exclusion in excluded:
+            typer.echo(f"left out: {exclusion}")
 
-    output.emit(fmt, {"path": str(directory), "valid": not errors, "problems": records}, human)
+    record = {
+        "path": str(directory),
+        "valid": not errors,
+        "problems": records,
+        "excluded": [{"path": e.path, "reason": e.reason} for e in excluded],
+    }
+    output.emit(fmt, record, human)
     if errors:
         raise typer.Exit(EXIT_INPUT)
 

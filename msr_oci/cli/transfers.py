@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from msr_oci.cli import inputs, output, progress
+from msr_oci.cli import dry_run_view, inputs, output, progress
 from msr_oci.cli.context import run, run_with_registry, settings_of
 from msr_oci.cli.governance import note_pins
 from msr_oci.cli.options import Output, PolicyOpt, RefArg, StageOpt, Strict, Target, TargetRelease
@@ -16,6 +16,8 @@ from msr_oci.cli.output import OutputFormat
 if TYPE_CHECKING:
     from msr_oci.registry import AsyncRemoteRegistry, FetchedRevision
     from msr_oci.revision import ModelServingRevision
+    from msr_oci.revision.errors import Problem
+    from msr_oci.revision.ignore import Exclusion
 
 
 def _id_record(revision_id: str, **extra: Any) -> dict[str, Any]:
@@ -38,12 +40,12 @@ def _load(
     target: str = "head",
     strict: bool = False,
     quiet: bool = False,
+    warnings: list[Problem],
+    excluded: list[Exclusion],
 ) -> ModelServingRevision:
     from msr_oci.registry.cache import ContentCache
-    from msr_oci.revision.errors import Problem
     from msr_oci.revision.loader import load_revision_dir
 
-    warnings: list[Problem] = []
     revision = load_revision_dir(
         directory,
         name=name,
@@ -52,6 +54,7 @@ def _load(
         target=target,
         strict=strict,
         warnings=warnings,
+        excluded=excluded,
         file_digests=ContentCache().file_digests,  # unchanged weights are not hashed again
     )
     for warning in warnings:  # the same warnings `msr validate` prints (skipped files, unknown keys)
@@ -115,11 +118,26 @@ def push(
         bool,
         typer.Option("--any-version", help="Allow a version that is not SemVer 2.0 (e.g. a date or 'v2')."),
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="List what would be published (with sizes) and what is left out, then stop: "
+            "no registry or store is touched.",
+        ),
+    ] = False,
     fmt: Output = OutputFormat.text,
 ) -> None:
-    """Publish a revision directory as NAME:VERSION (SemVer 2.0): every file as written, with its mode."""
+    """Publish a revision directory as NAME:VERSION (SemVer 2.0): every file as written, with its
+    mode, except what the default excludes and .msrignore leave out."""
+    from msr_oci.revision import check_publishable_version
+
     settings = settings_of(ctx)
     located, version = run(settings, lambda: inputs.split_version(ref))
+    if dry_run and not update:  # a real push is checked by the registry API
+        run(settings, lambda: check_publishable_version(version, any_scheme=any_version))
+    warnings: list[Problem] = []
+    excluded: list[Exclusion] = []
     revision = run(
         settings,
         lambda: _load(
@@ -141,8 +159,13 @@ def push(
             target=target.value,
             strict=strict,
             quiet=settings.quiet,
+            warnings=warnings,
+            excluded=excluded,
         ),
     )
+    if dry_run:
+        dry_run_view.show(fmt, revision, excluded, warnings, _upload_size(revision))
+        return
     total = _upload_size(revision) if progress.wanted(settings) else None
 
     async def publish(reg: AsyncRemoteRegistry) -> str:

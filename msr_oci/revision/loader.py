@@ -31,6 +31,14 @@ from msr_oci.revision.codec import (
     service_file_view,
 )
 from msr_oci.revision.errors import InvalidRevision, Problem, RevisionInputError
+from msr_oci.revision.ignore import (
+    IGNORE_FILE,
+    MAX_IGNORE_FILE_BYTES,
+    SYNTAX_HINT,
+    Exclusion,
+    IgnoreRules,
+    secret_warning,
+)
 from msr_oci.revision.model_definition import (
     COMMAND_KEYS,
     ModelConfig,
@@ -117,6 +125,8 @@ class _Document:
 @dataclass
 class _Findings:
     problems: list[Problem] = field(default_factory=list)
+    #: files and directories the ignore rules left out, in walk order
+    excluded: list[Exclusion] = field(default_factory=list)
 
     def error(self, file: str, message: str, **where: Any) -> None:
         self.problems.append(Problem(file=file, message=message, **where))
@@ -559,9 +569,24 @@ _CONSUMED: Final = frozenset(
 )
 
 
+def _ignore_rules(root: Path, findings: _Findings) -> IgnoreRules:
+    """The default excludes plus ``root``'s ``.msrignore`` (UTF-8, gitignore syntax), if any."""
+    path = root / IGNORE_FILE
+    lines: list[str] = []
+    if path.is_file():
+        if path.stat().st_size > MAX_IGNORE_FILE_BYTES:
+            findings.error(IGNORE_FILE, f"is larger than {MAX_IGNORE_FILE_BYTES} bytes", hint=SYNTAX_HINT)
+        elif (read := _read_text(path, findings)) is not None:
+            lines = read[1].splitlines()
+    rules = IgnoreRules(lines)
+    findings.problems.extend(rules.problems)
+    return rules
+
+
 def _walk_files(root: Path, findings: _Findings) -> Iterator[tuple[str, Path]]:
-    """Every other regular file, sorted, iteratively (any depth up to a bound): dotfiles skipped;
-    symlinks only when they stay inside."""
+    """Every other regular file the ignore rules keep, sorted, iteratively (any depth up to a
+    bound); an excluded directory is not read; symlinks only when they stay inside."""
+    rules = _ignore_rules(root, findings)
     resolved_root = root.resolve()
     pending: list[tuple[Path, int]] = [(root, 0)]
     while pending:
@@ -583,9 +608,14 @@ def _walk_files(root: Path, findings: _Findings) -> Iterator[tuple[str, Path]]:
         for entry in entries:
             path = Path(entry.path)
             relative = path.relative_to(root).as_posix()
-            if entry.name.startswith(".") or relative in _CONSUMED:
+            if relative in _CONSUMED:
                 continue
-            if entry.is_dir(follow_symlinks=False):
+            is_dir = entry.is_dir(follow_symlinks=False)
+            excluded = rules.exclusion(relative, is_dir=is_dir)
+            if excluded is not None:
+                findings.excluded.append(excluded)
+                continue
+            if is_dir:
                 subdirectories.append((path, depth + 1))
                 continue
             if path.is_symlink() and not path.resolve().is_relative_to(resolved_root):
@@ -599,6 +629,9 @@ def _walk_files(root: Path, findings: _Findings) -> Iterator[tuple[str, Path]]:
             except UnsafePath as exc:
                 findings.error(relative, exc.message, hint="rename the file")
                 continue
+            secret = secret_warning(relative)
+            if secret is not None:
+                findings.problems.append(secret)
             yield relative, path
         pending.extend(reversed(subdirectories))
 
@@ -703,19 +736,23 @@ def load_revision_dir(
     target: str = "head",
     strict: bool = False,
     warnings: list[Problem] | None = None,
+    excluded: list[Exclusion] | None = None,
     file_digests: FileDigests | None = None,
     **fields: Any,
 ) -> ModelServingRevision:
     """Read a revision directory. ``fields`` (labels, description, created_by, ...) override
     revision.yaml. ``target`` checks against an older Backend.AI release's rules; ``strict`` makes
     unknown keys errors. Raises ``RevisionInputError`` naming the file, field path and line of the
-    first error (all of them in ``.problems``); warnings are appended to ``warnings``. With
-    ``file_digests``, files unchanged since they were last hashed are not read again."""
+    first error (all of them in ``.problems``); warnings are appended to ``warnings``, and what the
+    default excludes and ``.msrignore`` left out to ``excluded``. With ``file_digests``, files
+    unchanged since they were last hashed are not read again."""
     findings = _Findings()
     rules = _rules(target, strict)
     revision = _collect(Path(path), name, version, runtime_variant, fields, findings, rules, file_digests)
     if warnings is not None:
         warnings.extend(p for p in findings.problems if p.severity == "warning")
+    if excluded is not None:
+        excluded.extend(findings.excluded)
     errors = findings.errors
     if errors or revision is None:
         first = errors[0] if errors else Problem(file=str(path), message="could not be read")
@@ -731,8 +768,12 @@ def validate_revision_dir(
     runtime_variant: str | None = None,
     target: str = "head",
     strict: bool = False,
+    excluded: list[Exclusion] | None = None,
 ) -> list[Problem]:
-    """Every problem (errors and warnings) in a revision directory; empty when it is clean."""
+    """Every problem (errors and warnings) in a revision directory; empty when it is clean. What
+    the ignore rules leave out is appended to ``excluded``."""
     findings = _Findings()
     _collect(Path(path), name, version, runtime_variant, {}, findings, _rules(target, strict))
+    if excluded is not None:
+        excluded.extend(findings.excluded)
     return findings.problems
