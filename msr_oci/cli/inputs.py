@@ -48,6 +48,23 @@ def split_version(text: str) -> tuple[Located, str]:
     return located, version
 
 
+def name_and_version(text: str, version: str | None) -> tuple[str, str]:
+    """``NAME VERSION``, or ``NAME:VERSION`` / ``NAME@DIGEST`` in one argument (as get and pull take
+    it) -> (name, version); a digest comes back as ``@sha256:...``."""
+    from msr_oci.oci.errors import InputError
+
+    head, slash, last = text.rpartition("/")
+    bare, at, digest = last.partition("@")
+    bare, colon, tag = bare.partition(":")
+    given = f"@{digest}" if at else (tag if colon else None)
+    if given and version is not None:
+        raise InputError(f"{text!r} already names a version; {version!r} is one too many", hint="give one")
+    chosen = given or version
+    if not chosen:
+        raise InputError(f"{text!r} names no version", hint="write NAME:VERSION, e.g. fraud-detector:1.0.0")
+    return f"{head}{slash}{bare}", chosen
+
+
 def pairs(values: Iterable[str], option: str) -> dict[str, str]:
     """``["a=1", "b=x=y"]`` -> ``{"a": "1", "b": "x=y"}``."""
     from msr_oci.oci.errors import InputError

@@ -43,9 +43,7 @@ def validate(
     def check() -> list[Any]:
         from msr_oci.revision.loader import validate_revision_dir
 
-        return list(
-            validate_revision_dir(directory, target=target.value, strict=strict, excluded=excluded)
-        )
+        return list(validate_revision_dir(directory, target=target.value, strict=strict, excluded=excluded))
 
     problems = run(settings, check)
     records = [_problem_record(p) for p in problems]
@@ -170,7 +168,9 @@ def _read_password(password_stdin: bool) -> str:
 def login(
     ctx: typer.Context,
     host: Annotated[str, typer.Argument(help="Registry host[:port].")],
-    username: Annotated[str | None, typer.Option("--username", "-u", help="User name.")] = None,
+    username: Annotated[
+        str | None, typer.Option("--username", "-u", metavar="USER", help="User name.")
+    ] = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from stdin.")
     ] = False,

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from msr_oci.cli import dry_run_view, inputs, output, progress
-from msr_oci.cli.context import run, run_with_registry, settings_of
+from msr_oci.cli.completion import complete_ref
+from msr_oci.cli.context import Settings, run, run_with_registry, settings_of
 from msr_oci.cli.governance import note_pins
+from msr_oci.cli.interrupted import EXIT_INTERRUPTED, interrupted_push
 from msr_oci.cli.options import Output, PolicyOpt, RefArg, StageOpt, Strict, Target, TargetRelease
 from msr_oci.cli.output import OutputFormat
 
@@ -39,26 +41,28 @@ def _load(
     created_by: str | None,
     target: str = "head",
     strict: bool = False,
-    quiet: bool = False,
+    settings: Settings,
     warnings: list[Problem],
     excluded: list[Exclusion],
 ) -> ModelServingRevision:
     from msr_oci.registry.cache import ContentCache
     from msr_oci.revision.loader import load_revision_dir
 
-    revision = load_revision_dir(
-        directory,
-        name=name,
-        version=version,
-        runtime_variant=runtime_variant,
-        target=target,
-        strict=strict,
-        warnings=warnings,
-        excluded=excluded,
-        file_digests=ContentCache().file_digests,  # unchanged weights are not hashed again
-    )
+    with progress.hashing_status(settings, str(directory)) as hashing:
+        revision = load_revision_dir(
+            directory,
+            name=name,
+            version=version,
+            runtime_variant=runtime_variant,
+            target=target,
+            strict=strict,
+            warnings=warnings,
+            excluded=excluded,
+            file_digests=ContentCache().file_digests,  # unchanged weights are not hashed again
+            hashing=hashing,
+        )
     for warning in warnings:  # the same warnings `msr validate` prints (skipped files, unknown keys)
-        output.note(f"warning: {warning}", quiet=quiet)
+        output.note(f"warning: {warning}", quiet=settings.quiet)
     update: dict[str, Any] = {
         "labels": {**revision.labels, **inputs.pairs(labels, "--label")},
         "metrics": {**revision.metrics, **inputs.number_pairs(metrics, "--metric")},
@@ -89,19 +93,27 @@ def push(
         Path, typer.Argument(help="Directory with model-definition.yaml and a service config.")
     ],
     ref: Annotated[str, typer.Argument(help="[HOST/NAMESPACE/]NAME:VERSION to publish.")],
-    label: Annotated[list[str] | None, typer.Option("--label", help="KEY=VALUE label (repeatable).")] = None,
+    label: Annotated[
+        list[str] | None, typer.Option("--label", metavar="KEY=VALUE", help="KEY=VALUE label (repeatable).")
+    ] = None,
     metric: Annotated[
-        list[str] | None, typer.Option("--metric", help="KEY=NUMBER metric (repeatable).")
+        list[str] | None,
+        typer.Option("--metric", metavar="KEY=NUMBER", help="KEY=NUMBER metric (repeatable)."),
     ] = None,
     param: Annotated[
-        list[str] | None, typer.Option("--param", help="KEY=VALUE parameter (repeatable).")
+        list[str] | None,
+        typer.Option("--param", metavar="KEY=VALUE", help="KEY=VALUE parameter (repeatable)."),
     ] = None,
-    parent: Annotated[str | None, typer.Option(help="Revision this one derives from (lineage).")] = None,
+    parent: Annotated[
+        str | None, typer.Option(metavar="REF", help="Revision this one derives from (lineage).")
+    ] = None,
     run_id: Annotated[str | None, typer.Option(help="Training run id (lineage).")] = None,
     dataset_version: Annotated[str | None, typer.Option(help="Dataset version (lineage).")] = None,
     code_commit: Annotated[str | None, typer.Option(help="Code commit (lineage).")] = None,
     description: Annotated[str | None, typer.Option(help="Free-text description.")] = None,
-    created_by: Annotated[str | None, typer.Option(help="Author; default: the local user.")] = None,
+    created_by: Annotated[
+        str | None, typer.Option(metavar="USER", help="Author; default: the local user.")
+    ] = None,
     runtime_variant: Annotated[
         str | None,
         typer.Option(help="Runtime variant (picks the table of a legacy service-definition.toml)."),
@@ -158,7 +170,7 @@ def push(
             created_by=created_by,
             target=target.value,
             strict=strict,
-            quiet=settings.quiet,
+            settings=settings,
             warnings=warnings,
             excluded=excluded,
         ),
@@ -166,17 +178,23 @@ def push(
     if dry_run:
         dry_run_view.show(fmt, revision, excluded, warnings, _upload_size(revision))
         return
-    total = _upload_size(revision) if progress.wanted(settings) else None
+    shown = f"{located.name}:{version}"
+    with progress.transfer(settings, f"push {shown}") as tally:
 
-    async def publish(reg: AsyncRemoteRegistry) -> str:
-        with progress.transfer(settings, f"push {located.name}:{version}", total) as advance:
+        async def publish(reg: AsyncRemoteRegistry) -> str:
             if update:  # the registry maps a semver "+" in the reference onto its tag
-                return await reg.update_revision(f"{located.name}:{version}", revision, progress=advance)
+                return await reg.update_revision(f"{located.name}:{version}", revision, progress=tally)
             return await reg.create_revision(
-                revision, overwrite=force, progress=advance, any_version=any_version
+                revision, overwrite=force, progress=tally, any_version=any_version
             )
 
-    revision_id = run_with_registry(settings, located.namespace, publish)
+        try:
+            revision_id = run_with_registry(settings, located.namespace, publish)
+        except KeyboardInterrupt:
+            revision_id = None
+    if revision_id is None:  # Ctrl-C: say what is and is not published, after the bar is gone
+        typer.echo(f"interrupted: {interrupted_push(ref, revision, tally)}", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED)
     record = _id_record(revision_id, name=revision.name, version=revision.version)
     output.emit(fmt, record, lambda: typer.echo(revision_id))
 
@@ -188,7 +206,9 @@ def _files_under(root: Path) -> list[str]:
 def pull(
     ctx: typer.Context,
     ref: RefArg,
-    directory: Annotated[Path, typer.Option("--dir", "-o", help="Directory to write the files into.")],
+    directory: Annotated[
+        Path, typer.Option("--dir", "-o", metavar="DIR", help="Directory to write the files into.")
+    ],
     policy: PolicyOpt = None,
     stage: StageOpt = None,
     fmt: Output = OutputFormat.text,
@@ -234,7 +254,7 @@ def fetch(
     choice = inputs.policy_choice(policy)
 
     async def fetch_files(reg: AsyncRemoteRegistry) -> FetchedRevision:
-        with progress.transfer(settings, f"fetch {ref}") as advance:
+        with progress.transfer(settings, f"fetch {ref}", skipped_note="already in the cache") as advance:
             fetched = await reg.fetch(ref, progress=advance, policy=choice, stage=stage)
         note_pins(settings, reg)
         return fetched
@@ -252,7 +272,7 @@ def fetch(
 
 def copy(
     ctx: typer.Context,
-    source: Annotated[str, typer.Argument(help="Revision to copy.")],
+    source: Annotated[str, typer.Argument(help="Revision to copy.", autocompletion=complete_ref)],
     destination: Annotated[str, typer.Argument(help="Target repository ([HOST/NS/]NAME[:TAG]).")],
     fmt: Output = OutputFormat.text,
 ) -> None:
@@ -282,7 +302,7 @@ def export(
 
 def import_(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="Tarball written by `msr export` or skopeo (oci-archive:).")],
+    file: Annotated[Path, typer.Argument(help="Tarball written by msr export or skopeo (oci-archive:).")],
     namespace: Annotated[
         str | None, typer.Argument(help="Namespace to publish into; default $MSR_REGISTRY.")
     ] = None,

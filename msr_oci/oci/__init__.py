@@ -26,6 +26,7 @@ from msr_oci.oci.digest import Digester, digest_bytes, is_digest, parse_digest, 
 from msr_oci.oci.errors import *  # noqa: F403  (the typed errors are part of the public surface)
 from msr_oci.oci.errors import __all__ as _errors_all
 from msr_oci.oci.layout import LocalStore, OCILayout, default_store_path
+from msr_oci.oci.progress import TransferEvents, TransferProgress
 from msr_oci.oci.reference import Reference, is_loopback_host, is_tag, looks_like_host, validate_tag
 from msr_oci.oci.remote import Registry, RegistryOptions, RemoteRepository, open_repository
 from msr_oci.oci.target import Content, ProgressCallback, Target, iter_content, verified_stream
@@ -48,6 +49,8 @@ __all__ = [
     "LocalStore",
     "OCILayout",
     "ProgressCallback",
+    "TransferEvents",
+    "TransferProgress",
     "Reference",
     "Registry",
     "RegistryOptions",

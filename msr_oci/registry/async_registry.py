@@ -39,6 +39,7 @@ from msr_oci.oci.errors import (
     writing,
 )
 from msr_oci.oci.layout import LocalStore, OCILayout
+from msr_oci.oci.progress import events
 from msr_oci.oci.remote import Registry, RegistryOptions
 from msr_oci.oci.tempfiles import remove_abandoned_beside
 from msr_oci.registry import aliases, repository_index
@@ -427,6 +428,7 @@ class AsyncRemoteRegistry:
             await target.push(descriptor, content, progress=advance)
             if progress is not None and sent < descriptor.size:
                 progress(descriptor.size - sent)  # skipped: already there
+            events(progress).blob_done(descriptor, skipped=sent < descriptor.size)
 
         await self._gather(push_blob(d, c) for d, c in blobs)
 
@@ -445,6 +447,7 @@ class AsyncRemoteRegistry:
         target = self.target(ref)
         target.expect_push()
         encoded = encode_revision(revision)
+        events(progress).expect(sum(descriptor.size for descriptor, _ in encoded.blobs))
         uploads = asyncio.ensure_future(self._push_blobs(target, encoded.blobs, progress))
         try:
             existing, indexed = await check if check is not None else (None, True)
@@ -456,6 +459,7 @@ class AsyncRemoteRegistry:
             return existing
         await uploads
         await target.push_manifest(encoded.descriptor, encoded.manifest_bytes, tag=version_tag)
+        events(progress).manifest_pushed(encoded.descriptor)
         if indexed:  # (without a check: ``record`` finds out, and does nothing without an index)
             entry = repository_index.entry_for(version_tag, encoded.descriptor, encoded.manifest.annotations)
             await repository_index.record(target, ref.name, version_tag, entry)
@@ -792,6 +796,7 @@ class AsyncRemoteRegistry:
             target = self.target(ref)
             # the config travels with the layers: one round trip fewer than fetching it first
             jobs: list[Awaitable[object]] = [self._small(target, manifest.config)]
+            events(progress).expect(sum(layer.size for _, layer in files))
             jobs += [self.cache.fill(target, layer, progress=progress) for _, layer in files]
             config = (await self._gather(jobs))[0]
             assert isinstance(config, bytes)
@@ -850,6 +855,7 @@ class AsyncRemoteRegistry:
         remove_abandoned_beside(root / relative for relative, _ in files)
         # the config travels with the layers: one round trip fewer than fetching it first
         jobs: list[Awaitable[object]] = [self._small(target, manifest.config)]
+        events(progress).expect(sum(layer.size for _, layer in files))
         jobs += [target.fetch_to_file(layer, root / relative, progress=progress) for relative, layer in files]
         config = (await self._gather(jobs))[0]
         assert isinstance(config, bytes)
@@ -881,6 +887,7 @@ class AsyncRemoteRegistry:
             manifest, await self._small(self.target(source), manifest.config), digest=descriptor.digest
         )
         tag = destination.tag or version_to_tag(revision.version)
+        events(progress).expect(manifest.config.size + sum(layer.size for layer in manifest.layers))
         await copy_graph(
             self.target(source),
             self.target(destination),

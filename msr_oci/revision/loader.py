@@ -12,7 +12,7 @@ import os
 import re
 import stat
 import tomllib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -645,6 +645,7 @@ def _collect(
     findings: _Findings,
     rules: _Rules,
     digests: FileDigests | None = None,
+    hashing: Callable[[str, int], None] | None = None,
 ) -> ModelServingRevision | None:
     root = Path(path)
     if not root.is_dir():
@@ -655,10 +656,12 @@ def _collect(
     definition = _model_definition(root, findings, rules)
     config = _service_configuration(root, runtime_variant, findings, rules)
     extras = _revision_fields(root, findings)
-    extra_files = sorted(
-        (describe_extra_file(p, relative, digests) for relative, p in _walk_files(root, findings)),
-        key=lambda f: f.path,
-    )
+    extra_files = []
+    for relative, file in _walk_files(root, findings):
+        if hashing is not None:
+            hashing(relative, file.stat().st_size)
+        extra_files.append(describe_extra_file(file, relative, digests))
+    extra_files.sort(key=lambda f: f.path)
     if findings.errors or definition is None or config is None:
         return None
     model_definition, definition_document = definition
@@ -738,6 +741,7 @@ def load_revision_dir(
     warnings: list[Problem] | None = None,
     excluded: list[Exclusion] | None = None,
     file_digests: FileDigests | None = None,
+    hashing: Callable[[str, int], None] | None = None,
     **fields: Any,
 ) -> ModelServingRevision:
     """Read a revision directory. ``fields`` (labels, description, created_by, ...) override
@@ -745,10 +749,13 @@ def load_revision_dir(
     unknown keys errors. Raises ``RevisionInputError`` naming the file, field path and line of the
     first error (all of them in ``.problems``); warnings are appended to ``warnings``, and what the
     default excludes and ``.msrignore`` left out to ``excluded``. With ``file_digests``, files
-    unchanged since they were last hashed are not read again."""
+    unchanged since they were last hashed are not read again. ``hashing(path, size)`` is called
+    before each extra file is described (hashed unless ``file_digests`` knows it)."""
     findings = _Findings()
     rules = _rules(target, strict)
-    revision = _collect(Path(path), name, version, runtime_variant, fields, findings, rules, file_digests)
+    revision = _collect(
+        Path(path), name, version, runtime_variant, fields, findings, rules, file_digests, hashing
+    )
     if warnings is not None:
         warnings.extend(p for p in findings.problems if p.severity == "warning")
     if excluded is not None:
