@@ -208,14 +208,14 @@ def _force_store(name: str, policy: Path, signer: KeyPair) -> None:
     async def store() -> None:
         namespace, _, repo_name = name.rpartition("/")
         async with AsyncRemoteRegistry(namespace) as registry:
-            current = await registry.governance.stored_policy(repo_name)
+            current = await registry.governance.policies.stored(repo_name)
             assert current is not None
             data = policy.read_bytes()
             bundle = sign_policy(
                 StatementSigner(KeyMaterial(signer.private)), data, repo_name, 2, current.digest
             )
             encoded = encode_policy(data, [bundle], 2, current.digest)
-            target = registry.target(registry._repository_ref(repo_name))
+            target = registry.target(registry.targets.repository_ref(repo_name))
             for descriptor, content in encoded.blobs:
                 await target.push(descriptor, content)
             await target.push_manifest(encoded.descriptor, encoded.manifest_bytes, tag=POLICY_TAG)
@@ -232,12 +232,12 @@ def _restore(name: str, policy: Path) -> None:
     async def restore() -> None:
         namespace, _, repo_name = name.rpartition("/")
         async with AsyncRemoteRegistry(namespace) as registry:
-            governance = registry.governance
-            current = await governance.stored_policy(repo_name)
-            target = registry.target(registry._repository_ref(repo_name))
+            policies = registry.governance.policies
+            current = await policies.stored(repo_name)
+            target = registry.target(registry.targets.repository_ref(repo_name))
             while current is not None and current.data != policy.read_bytes():
                 assert current.previous is not None
-                current = await governance._read_policy(target, current.previous, repo_name)
+                current = await policies.read(target, current.previous, repo_name)
             assert current is not None
             await target.tag(await target.resolve(current.digest), "_policy")
 

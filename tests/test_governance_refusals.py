@@ -54,7 +54,7 @@ async def _publish(registry: AsyncRemoteRegistry, directory: Path, version: str,
 async def _attach(registry: AsyncRemoteRegistry, revision_id: str, bundle: bytes, predicate: str) -> None:
     """Attach any bundle to a revision as a referrer (what anyone with push rights can do)."""
     ref = registry.locate(revision_id)
-    descriptor, _ = await registry._manifest(ref)
+    descriptor, _ = await registry.reader.manifest(ref)
     encoded = encode_referrer(bundle, descriptor, predicate)
     target = registry.target(ref)
     await target.push(encoded.bundle_descriptor, bundle)
@@ -152,9 +152,9 @@ async def test_signatures_and_approvals_of_another_revision_are_refused(
 
     # a referrer of the first revision listed under the second one (a rewritten fallback index)
     second_ref = api.locate(second)
-    second_descriptor, _ = await api._manifest(second_ref)
+    second_descriptor, _ = await api.reader.manifest(second_ref)
     target = api.target(second_ref)
-    first_referrers = await target.referrers((await api._manifest(api.locate(first)))[0])
+    first_referrers = await target.referrers((await api.reader.manifest(api.locate(first)))[0])
     index = ImageIndex(manifests=first_referrers)
     data = index.to_bytes()
     await target.push_manifest(
@@ -174,7 +174,7 @@ async def test_a_signature_over_other_files_is_refused(
     policy = _policy(keys)
     original = await _publish(api, tmp_path / "a", "1.0.0", b"original weights")
     tampered = await _publish(api, tmp_path / "b", "1.0.1", b"tampered weights")
-    _, original_manifest = await api._manifest(api.locate(original))
+    _, original_manifest = await api.reader.manifest(api.locate(original))
     tampered_digest = api.locate(tampered).digest
     assert tampered_digest is not None
     signer = StatementSigner(KeyMaterial(keys["release"].private))
@@ -213,7 +213,7 @@ async def test_an_expired_certificate_is_refused(
         await api.sign(expired, KeyMaterial(ci.private, certificate=old, chain=(authority.path,)))
     # model-signing would (it checks the chain at the certificate's start): the gate refuses it
     ref = api.locate(expired)
-    _, manifest = await api._manifest(ref)
+    _, manifest = await api.reader.manifest(ref)
     assert isinstance(manifest, ImageManifest) and ref.digest is not None
     legacy = sign_certificate.Signer(ci.private, old, [authority.path])
     bundle = (

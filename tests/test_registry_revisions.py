@@ -303,6 +303,41 @@ async def test_delete_and_archive(reg: AsyncRemoteRegistry) -> None:
     assert (await reg.get_revision(kept, with_aliases=False)).labels == {"keep": "yes"}
 
 
+@pytest.mark.parametrize("retire", ["archive", "delete"])
+async def test_retiring_a_version_takes_its_aliases_with_it_in_the_log(
+    reg: AsyncRemoteRegistry, retire: str
+) -> None:
+    """An alias is a tag plus a log: archive and delete remove both, so the listing, the lookup and
+    the history agree (an alias on another version is left alone)."""
+    await reg.create_revision(make_revision(version="1.0.0"))
+    await reg.create_revision(make_revision(version="2.0.0"))
+    await reg.set_alias("fraud-detector", "production", "2.0.0")
+    await reg.set_alias("fraud-detector", "canary", "2.0.0")
+    await reg.set_alias("fraud-detector", "staging", "1.0.0")
+
+    if retire == "archive":
+        removed = await reg.archive("fraud-detector:2.0.0")
+        assert removed == ["2.0.0", "canary", "production"]
+    else:
+        await reg.delete_revision("fraud-detector:2.0.0")
+
+    assert set(await reg.list_aliases("fraud-detector")) == {"staging"}
+    for alias in ("production", "canary"):
+        with pytest.raises(NotFoundError):
+            await reg.get_revision(f"fraud-detector:{alias}")
+        history = await reg.alias_history("fraud-detector", alias)
+        assert [(e.action, e.version) for e in history] == [("remove", None), ("set", "2.0.0")]
+    staging = await reg.get_revision("fraud-detector:staging")
+    assert staging.version == "1.0.0" and staging.aliases == ["staging"]
+    # the alias can be set again afterwards, continuing its log
+    await reg.set_alias("fraud-detector", "production", "1.0.0")
+    assert [e.action for e in await reg.alias_history("fraud-detector", "production")] == [
+        "set",
+        "remove",
+        "set",
+    ]
+
+
 async def test_fetch_by_digest_is_cached_and_second_fetch_makes_no_request(
     reg: AsyncRemoteRegistry, tmp_path: Path, namespace: str
 ) -> None:

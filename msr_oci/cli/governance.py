@@ -99,8 +99,7 @@ def signing_material(
 
 def note_pins(settings: Settings, registry: AsyncRemoteRegistry) -> None:
     """Tell the user when a repository's policy was trusted on first use (TOFU)."""
-    governance = registry._governance
-    for location in governance.pinned_on_first_use if governance is not None else []:
+    for location in registry.pinned_on_first_use:
         output.note(
             f"note: trusted the policy of {location} on first use; "
             "later changes must be signed by its admins",

@@ -1,6 +1,6 @@
 """The Model Serving Registry over OCI: revisions, versions, aliases, the fetch cache."""
 
-from msr_oci.registry.aliases import AliasEntry
+from msr_oci.registry.alias_log import AliasEntry
 from msr_oci.registry.async_registry import (
     AsyncRemoteRegistry,
     FetchedRevision,

@@ -16,14 +16,13 @@ merge the file.
 
 from __future__ import annotations
 
-import math
 import uuid
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from msr_oci.oci.errors import InputError
+from msr_oci.registry.render_strategies import strategy_v1, strategy_v2
 from msr_oci.revision import ModelServingRevision
-from msr_oci.revision.service_configuration import DeploymentStrategy
 
 __all__ = ["RENDER_TARGETS", "DeploymentIds", "RenderTarget", "render_revision"]
 
@@ -73,57 +72,6 @@ def _require(ids: DeploymentIds, target: str, fields: list[str]) -> None:
                 raise InputError(
                     f"{_option(name)} {value!r} is not a UUID", hint="give the id, not a name"
                 ) from None
-
-
-def _replicas_of(value: int | str, replicas: int, *, round_up: bool) -> int:
-    """v1 takes counts only: a percentage becomes a count the way Kubernetes rounds it."""
-    if isinstance(value, int):
-        return value
-    exact = replicas * int(value.rstrip("%")) / 100
-    return math.ceil(exact) if round_up else math.floor(exact)
-
-
-def _strategy_v1(strategy: DeploymentStrategy | None, replicas: int) -> dict[str, Any]:
-    if strategy is None or strategy.type == "ROLLING":
-        rolling = strategy.rolling_update if strategy is not None else None
-        surge = rolling.max_surge if rolling is not None else 1
-        unavailable = rolling.max_unavailable if rolling is not None else 0
-        return {
-            "type": "ROLLING",
-            "rolling_update": {
-                "max_surge": _replicas_of(surge, replicas, round_up=True),
-                "max_unavailable": _replicas_of(unavailable, replicas, round_up=False),
-            },
-        }
-    blue_green = strategy.blue_green
-    return {
-        "type": "BLUE_GREEN",
-        "blue_green": {
-            "auto_promote": blue_green.auto_promote if blue_green else False,
-            "promote_delay_seconds": blue_green.promote_delay_seconds if blue_green else 0,
-        },
-    }
-
-
-def _int_or_percent(value: int | str) -> dict[str, Any]:
-    if isinstance(value, int):
-        return {"count": value}
-    return {"percent": int(value.rstrip("%")) / 100}
-
-
-def _strategy_v2(strategy: DeploymentStrategy | None) -> dict[str, Any]:
-    if strategy is not None and strategy.type == "BLUE_GREEN":
-        return _strategy_v1(strategy, 0)
-    rolling = strategy.rolling_update if strategy is not None else None
-    if rolling is None:  # the user set none: Backend.AI's v2 default (50% / 0%) applies
-        return {"type": "ROLLING"}
-    return {
-        "type": "ROLLING",
-        "rolling_update": {
-            "max_surge": _int_or_percent(rolling.max_surge),
-            "max_unavailable": _int_or_percent(rolling.max_unavailable),
-        },
-    }
 
 
 def _definition_path(revision: ModelServingRevision) -> str | None:
@@ -310,7 +258,7 @@ def render_revision(
             body = {
                 "metadata": _metadata(revision, ids),
                 "network_access": {"open_to_public": ids.open_to_public},
-                "default_deployment_strategy": _strategy_v1(config.deployment_strategy, config.replica_count),
+                "default_deployment_strategy": strategy_v1(config.deployment_strategy, config.replica_count),
                 "replica_count": config.replica_count,
                 "initial_revision": _revision_v1(revision, ids),
             }
@@ -332,7 +280,7 @@ def render_revision(
             body = {
                 "metadata": _metadata(revision, ids),
                 "network_access": {"open_to_public": ids.open_to_public},
-                "default_deployment_strategy": _strategy_v2(config.deployment_strategy),
+                "default_deployment_strategy": strategy_v2(config.deployment_strategy),
                 "replica_count": config.replica_count,
                 "initial_revision": _revision_v2(revision, ids),
             }

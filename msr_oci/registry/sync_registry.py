@@ -4,29 +4,22 @@ that runs ``AsyncRemoteRegistry`` on a private event loop (so connections stay p
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from msr_oci.oci.remote import RegistryOptions
-from msr_oci.registry.aliases import AliasEntry
-from msr_oci.registry.async_registry import AsyncRemoteRegistry, FetchedRevision, SortOrder
-from msr_oci.registry.diff import DiffEntry
-from msr_oci.registry.render import DeploymentIds, RenderTarget
+from msr_oci.registry.async_registry import AsyncRemoteRegistry
 from msr_oci.revision import ModelServingRevision
 
-if TYPE_CHECKING:
-    from msr_oci.governance.audit import AuditEvent
-    from msr_oci.governance.bundles import SigningMaterial
-    from msr_oci.governance.evaluation import Verdict
-    from msr_oci.governance.policy_store import StoredPolicy
-    from msr_oci.registry.governance import AttachedAttestation, Discovery, PolicyChoice
-
 T = TypeVar("T")
+R = TypeVar("R")
+P = ParamSpec("P")
 
 
 class ModelServingRegistry(ABC):
@@ -53,8 +46,37 @@ class ModelServingRegistry(ABC):
         """Delete a model serving revision."""
 
 
+def _blocking(
+    method: Callable[Concatenate[AsyncRemoteRegistry, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[RemoteRegistry, P], R]:
+    """The blocking twin of an ``AsyncRemoteRegistry`` method: same name, parameters and docstring."""
+
+    @functools.wraps(method)
+    def blocking(self: RemoteRegistry, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self._run(method(self.aio, *args, **kwargs))
+
+    return blocking
+
+
+def _delegated(
+    method: Callable[Concatenate[AsyncRemoteRegistry, P], R],
+) -> Callable[Concatenate[RemoteRegistry, P], R]:
+    """An ``AsyncRemoteRegistry`` method that does no I/O, called on the facade's ``aio``."""
+
+    @functools.wraps(method)
+    def delegated(self: RemoteRegistry, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return method(self.aio, *args, **kwargs)
+
+    return delegated
+
+
 class RemoteRegistry(ModelServingRegistry):
-    """``ModelServingRegistry`` over a registry namespace or a local store (see ``AsyncRemoteRegistry``)."""
+    """``ModelServingRegistry`` over a registry namespace or a local store (see ``AsyncRemoteRegistry``).
+
+    Every public coroutine of ``AsyncRemoteRegistry`` is here as a blocking method made from it by
+    ``_blocking``, so the two cannot drift (tests/test_sync_parity.py checks it). Calls run on a
+    private event loop in one thread, so connections stay pooled between calls.
+    """
 
     def __init__(
         self,
@@ -62,11 +84,14 @@ class RemoteRegistry(ModelServingRegistry):
         *,
         options: RegistryOptions | None = None,
         cache_dir: Path | None = None,
+        concurrency: int = 8,
     ) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="msr-oci", daemon=True)
         self._thread.start()
-        self.aio = AsyncRemoteRegistry(namespace, options=options, cache_dir=cache_dir)
+        self.aio = AsyncRemoteRegistry(
+            namespace, options=options, cache_dir=cache_dir, concurrency=concurrency
+        )
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
@@ -88,131 +113,48 @@ class RemoteRegistry(ModelServingRegistry):
 
     @property
     def request_count(self) -> int:
+        """HTTP requests sent so far to every registry (for tests and benchmarks)."""
         return self.aio.request_count
 
+    @property
+    def pinned_on_first_use(self) -> list[str]:
+        """Repositories whose policy this object trusted on first use."""
+        return self.aio.pinned_on_first_use
+
     # the proposal's interface
-    def create_revision(
-        self, revision: ModelServingRevision, *, overwrite: bool = False, any_version: bool = False
-    ) -> str:
-        return self._run(self.aio.create_revision(revision, overwrite=overwrite, any_version=any_version))
-
-    def get_revision(
-        self,
-        revision_id: str,
-        *,
-        with_aliases: bool = True,
-        devel: bool = False,
-        policy: PolicyChoice | None = None,
-        stage: str | None = None,
-    ) -> ModelServingRevision:
-        return self._run(
-            self.aio.get_revision(
-                revision_id, with_aliases=with_aliases, devel=devel, policy=policy, stage=stage
-            )
-        )
-
-    def list_revisions(
-        self,
-        filters: Mapping[str, Any] | None = None,
-        *,
-        sort: SortOrder = "semver",
-        reverse: bool = False,
-        verify: bool = False,
-    ) -> list[ModelServingRevision]:
-        return self._run(self.aio.list_revisions(filters, sort=sort, reverse=reverse, verify=verify))
-
-    def build_index(self, name: str) -> int:
-        return self._run(self.aio.build_index(name))
-
-    def update_revision(self, revision_id: str, revision: ModelServingRevision) -> str:
-        return self._run(self.aio.update_revision(revision_id, revision))
-
-    def delete_revision(self, revision_id: str) -> None:
-        self._run(self.aio.delete_revision(revision_id))
+    create_revision = _blocking(AsyncRemoteRegistry.create_revision)
+    get_revision = _blocking(AsyncRemoteRegistry.get_revision)
+    list_revisions = _blocking(AsyncRemoteRegistry.list_revisions)
+    update_revision = _blocking(AsyncRemoteRegistry.update_revision)
+    delete_revision = _blocking(AsyncRemoteRegistry.delete_revision)
 
     # beyond the proposal
-    def archive(self, revision_id: str) -> list[str]:
-        return self._run(self.aio.archive(revision_id))
-
-    def versions(self, name: str) -> list[str]:
-        return self._run(self.aio.versions(name))
-
-    def history(self, revision_id: str) -> list[ModelServingRevision]:
-        return self._run(self.aio.history(revision_id))
-
-    def set_alias(
-        self, name: str, alias: str, version: str, *, policy: PolicyChoice | None = None
-    ) -> AliasEntry:
-        return self._run(self.aio.set_alias(name, alias, version, policy=policy))
-
-    def remove_alias(self, name: str, alias: str) -> AliasEntry:
-        return self._run(self.aio.remove_alias(name, alias))
-
-    def list_aliases(self, name: str) -> dict[str, AliasEntry]:
-        return self._run(self.aio.list_aliases(name))
-
-    def alias_history(self, name: str, alias: str) -> list[AliasEntry]:
-        return self._run(self.aio.alias_history(name, alias))
-
-    def rollback(
-        self, name: str, alias: str, to_version: str | None = None, *, policy: PolicyChoice | None = None
-    ) -> AliasEntry:
-        return self._run(self.aio.rollback(name, alias, to_version, policy=policy))
-
-    def fetch(
-        self, revision_ref: str, *, policy: PolicyChoice | None = None, stage: str | None = None
-    ) -> FetchedRevision:
-        return self._run(self.aio.fetch(revision_ref, policy=policy, stage=stage))
-
-    def pull(
-        self,
-        revision_ref: str,
-        destination: Path,
-        *,
-        policy: PolicyChoice | None = None,
-        stage: str | None = None,
-    ) -> ModelServingRevision:
-        return self._run(self.aio.pull(revision_ref, destination, policy=policy, stage=stage))
-
-    def diff(self, a: str, b: str) -> list[DiffEntry]:
-        return self._run(self.aio.diff(a, b))
-
-    def render(
-        self, revision_ref: str, target: RenderTarget, ids: DeploymentIds | None = None
-    ) -> dict[str, Any]:
-        return self._run(self.aio.render(revision_ref, target, ids))
+    list_names = _blocking(AsyncRemoteRegistry.list_names)
+    build_index = _blocking(AsyncRemoteRegistry.build_index)
+    versions = _blocking(AsyncRemoteRegistry.versions)
+    history = _blocking(AsyncRemoteRegistry.history)
+    archive = _blocking(AsyncRemoteRegistry.archive)
+    set_alias = _blocking(AsyncRemoteRegistry.set_alias)
+    remove_alias = _blocking(AsyncRemoteRegistry.remove_alias)
+    list_aliases = _blocking(AsyncRemoteRegistry.list_aliases)
+    alias_history = _blocking(AsyncRemoteRegistry.alias_history)
+    rollback = _blocking(AsyncRemoteRegistry.rollback)
+    fetch = _blocking(AsyncRemoteRegistry.fetch)
+    pull = _blocking(AsyncRemoteRegistry.pull)
+    copy = _blocking(AsyncRemoteRegistry.copy)
+    export = _blocking(AsyncRemoteRegistry.export)
+    import_archive = _blocking(AsyncRemoteRegistry.import_archive)
+    render = _blocking(AsyncRemoteRegistry.render)
+    diff = _blocking(AsyncRemoteRegistry.diff)
+    locate = _delegated(AsyncRemoteRegistry.locate)
+    revision_id = _delegated(AsyncRemoteRegistry.revision_id)
 
     # governance
-    def sign(self, revision_ref: str, material: SigningMaterial) -> AttachedAttestation:
-        return self._run(self.aio.sign(revision_ref, material))
-
-    def approve(
-        self,
-        revision_ref: str,
-        stage: str,
-        material: SigningMaterial,
-        *,
-        approver: str | None = None,
-        comment: str | None = None,
-    ) -> AttachedAttestation:
-        return self._run(self.aio.approve(revision_ref, stage, material, approver=approver, comment=comment))
-
-    def discover(self, revision_ref: str, *, policy: PolicyChoice | None = None) -> Discovery:
-        return self._run(self.aio.discover(revision_ref, policy=policy))
-
-    def verify(self, revision_ref: str, *, policy: PolicyChoice, stage: str | None = None) -> Verdict:
-        return self._run(self.aio.verify(revision_ref, policy=policy, stage=stage))
-
-    def audit(self, name: str) -> list[AuditEvent]:
-        return self._run(self.aio.audit(name))
-
-    def set_policy(
-        self, name: str, data: bytes, materials: list[SigningMaterial], *, source: str = "policy"
-    ) -> StoredPolicy:
-        return self._run(self.aio.set_policy(name, data, materials, source=source))
-
-    def get_policy(self, name: str) -> StoredPolicy:
-        return self._run(self.aio.get_policy(name))
-
-    def forget_policy(self, name: str) -> bool:
-        return self.aio.forget_policy(name)
+    sign = _blocking(AsyncRemoteRegistry.sign)
+    approve = _blocking(AsyncRemoteRegistry.approve)
+    discover = _blocking(AsyncRemoteRegistry.discover)
+    verify = _blocking(AsyncRemoteRegistry.verify)
+    audit = _blocking(AsyncRemoteRegistry.audit)
+    set_policy = _blocking(AsyncRemoteRegistry.set_policy)
+    get_policy = _blocking(AsyncRemoteRegistry.get_policy)
+    forget_policy = _delegated(AsyncRemoteRegistry.forget_policy)

@@ -1,0 +1,100 @@
+"""Names: one parser for revision references, and what each tag of a revision repository is.
+
+A revision reference is ``[host[:port][/prefix]/]name`` followed by ``:version``, ``:alias`` or
+``@sha256:...`` (or both a tag and a digest). A version may hold a semver ``+``, which tags cannot:
+it is stored under the tag with ``+`` replaced by ``_`` (``1.0.0+b.5`` -> ``1.0.0_b.5``).
+
+Tags of a revision repository (see docs/conventions.md):
+
+* ``<version>``: a revision's version tag;
+* ``<alias>``: an alias, recognised by its log ``_alias.<alias>`` (registry/alias_log.py);
+* ``_...``: reserved for the registry's own records (alias logs, ``_index``, ``_policy``);
+* ``sha256-<hex>``: the referrers tag schema's fallback tags, written by other tools.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+from msr_oci.oci import Reference
+from msr_oci.registry.alias_log import ALIAS_LOG_PREFIX
+from msr_oci.registry.namespace import Namespace
+from msr_oci.revision import tag_to_version, version_to_tag
+
+#: the referrers API's fallback tags (distribution spec, "referrers tag schema")
+REFERRERS_FALLBACK_TAG: Final = re.compile(r"^(sha256|sha512)-[0-9a-f]{64,128}$")
+#: tags starting with this are the registry's own records, never versions
+RESERVED_TAG_PREFIX: Final = "_"
+
+
+@dataclass(frozen=True)
+class RevisionRef:
+    """A parsed revision reference.
+
+    ``namespace`` is the ``host[:port][/prefix]`` the text names, or ``None`` for the default
+    namespace; ``tag`` is the version (already mapped to its tag) or alias, ``version`` the same
+    text as written (with its ``+``); ``digest`` pins content.
+    """
+
+    namespace: str | None
+    name: str
+    tag: str | None = None
+    digest: str | None = None
+    version: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> RevisionRef:
+        """Parse ``text``; a semver ``+`` in the version is mapped to the tag's ``_``."""
+        name_part, at, digest = text.partition("@")
+        slash = name_part.rfind("/")
+        colon = name_part.find(":", slash + 1)
+        version = None
+        if colon >= 0:
+            version = name_part[colon + 1 :]
+            name_part = name_part[: colon + 1] + version_to_tag(version)
+        ref = Reference.parse(name_part + at + digest)
+        if ref.registry is None:
+            return cls(None, ref.repository, ref.tag, ref.digest, version)
+        parent, _, name = ref.repository.rpartition("/")
+        namespace = f"{ref.registry}/{parent}" if parent else ref.registry
+        return cls(namespace, name, ref.tag, ref.digest, version)
+
+    def locate(self, namespace: Namespace) -> Reference:
+        """The absolute reference: in ``namespace``, unless the text named its own registry."""
+        if self.namespace is None:
+            return namespace.locate(Reference(repository=self.name, tag=self.tag, digest=self.digest))
+        registry, _, prefix = self.namespace.partition("/")
+        repository = f"{prefix}/{self.name}" if prefix else self.name
+        return Reference(repository=repository, registry=registry, tag=self.tag, digest=self.digest)
+
+    def __str__(self) -> str:
+        text = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        if self.tag:
+            text += f":{self.tag}"
+        if self.digest:
+            text += f"@{self.digest}"
+        return text
+
+
+@dataclass(frozen=True)
+class RepositoryTags:
+    """A repository's tags sorted into versions and aliases."""
+
+    versions: dict[str, str]  # tag -> version
+    alias_names: set[str]
+
+
+def is_version_tag(tag: str, alias_names: set[str]) -> bool:
+    """Whether ``tag`` names a version: not reserved, not an alias, not a referrers fallback tag."""
+    reserved = tag.startswith(RESERVED_TAG_PREFIX) or REFERRERS_FALLBACK_TAG.match(tag) is not None
+    return not reserved and tag not in alias_names
+
+
+def classify_tags(tags: Iterable[str]) -> RepositoryTags:
+    tags = list(tags)
+    alias_names = {t[len(ALIAS_LOG_PREFIX) :] for t in tags if t.startswith(ALIAS_LOG_PREFIX)}
+    versions = {t: tag_to_version(t) for t in tags if is_version_tag(t, alias_names)}
+    return RepositoryTags(versions=versions, alias_names=alias_names)
