@@ -111,10 +111,12 @@ def versions(
     name: NameArg,
     fmt: Output = OutputFormat.text,
 ) -> None:
-    """List the versions of a revision, in semver order."""
+    """List the versions of a revision, in semver order (exit 3 when it has none)."""
     settings = settings_of(ctx)
     located = run(settings, lambda: inputs.locate_name(name))
-    found = run_with_registry(settings, located.namespace, lambda reg: reg.versions(located.name))
+    found = run_with_registry(
+        settings, located.namespace, lambda reg: reg.versions(located.name, missing_ok=False)
+    )
     output.emit(
         fmt,
         {"name": located.name, "versions": found},

@@ -11,6 +11,7 @@ from msr_oci.registry.cache import ContentCache, default_cache_dir
 from msr_oci.registry.diff import DiffEntry, diff_revisions
 from msr_oci.registry.filters import FILTER_KEYS, FilterError
 from msr_oci.registry.namespace import Namespace
+from msr_oci.registry.not_found import RevisionNotFound
 from msr_oci.registry.sync_registry import ModelServingRegistry, RemoteRegistry
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "Namespace",
     "NoEarlierVersion",
     "RemoteRegistry",
+    "RevisionNotFound",
     "VersionExists",
     "default_cache_dir",
     "diff_revisions",

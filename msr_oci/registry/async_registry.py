@@ -174,9 +174,10 @@ class AsyncRemoteRegistry(GovernanceCalls):
         """Revision names in the namespace (one exact ``name`` filter needs no catalog request)."""
         return await self.listing.names(filters)
 
-    async def versions(self, name: str) -> list[str]:
-        """Versions of a revision, in semver order."""
-        return await self.revisions.versions(name)
+    async def versions(self, name: str, *, missing_ok: bool = True) -> list[str]:
+        """Versions of a revision, in semver order; with ``missing_ok=False``, none is an error
+        (``RevisionNotFound``, naming an unknown name or saying that none is left)."""
+        return await self.revisions.versions(name, missing_ok=missing_ok)
 
     async def update_revision(
         self, revision_id: str, revision: ModelServingRevision, *, progress: ProgressCallback | None = None

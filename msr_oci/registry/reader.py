@@ -14,8 +14,9 @@ from msr_oci.oci import (
     Target,
     parse_manifest,
 )
-from msr_oci.oci.errors import InvalidManifest, NameUnknown
+from msr_oci.oci.errors import InvalidManifest, NameUnknown, NotFoundError
 from msr_oci.registry.cache import ContentCache
+from msr_oci.registry.not_found import explain_not_found
 from msr_oci.registry.targets import Targets
 from msr_oci.revision import (
     ModelServingRevision,
@@ -66,7 +67,14 @@ class RevisionReader:
         return descriptor, manifest
 
     async def manifest(self, ref: Reference) -> tuple[Descriptor, ImageManifest]:
-        """The revision manifest ``ref`` names, verified (a bare name means its latest version)."""
+        """The revision manifest ``ref`` names, verified (a bare name means its latest version);
+        ``RevisionNotFound`` says which name, version, alias or digest is missing."""
+        try:
+            return await self._manifest(ref)
+        except NotFoundError as exc:
+            raise await explain_not_found(self.targets, ref, exc) from None
+
+    async def _manifest(self, ref: Reference) -> tuple[Descriptor, ImageManifest]:
         target = self.targets.target(ref)
         if ref.digest:
             descriptor, manifest = await self.manifest_by_digest(target, ref.digest)
@@ -91,7 +99,7 @@ class RevisionReader:
         is nothing else)."""
         scan = await self.targets.scan(self.targets.target(ref))
         if not scan.versions:
-            raise NameUnknown(f"no versions of {ref.name}", hint="publish one with `msr push`")
+            raise await explain_not_found(self.targets, ref, NameUnknown(f"no versions of {ref.name}"))
         stable = {t: v for t, v in scan.versions.items() if not is_prerelease(v)}
         candidates = scan.versions if devel or not stable else stable
         return max(candidates, key=lambda tag: version_sort_key(candidates[tag]))

@@ -12,12 +12,13 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from msr_oci.oci import Descriptor, ProgressCallback, Reference, Target
-from msr_oci.oci.errors import ConflictError, InputError, InvalidManifest
+from msr_oci.oci.errors import ConflictError, InputError, InvalidManifest, NameUnknown
 from msr_oci.oci.progress import events
 from msr_oci.registry import repository_index
 from msr_oci.registry.aliases import AliasStore
 from msr_oci.registry.authorship import default_user, now
 from msr_oci.registry.cache import ContentCache
+from msr_oci.registry.not_found import explain_not_found
 from msr_oci.registry.reader import RevisionReader
 from msr_oci.registry.refs import RESERVED_TAG_PREFIX, classify_tags
 from msr_oci.registry.targets import Targets, both, cancel
@@ -232,8 +233,11 @@ class Revisions:
         revision, by_digest = await both(self.reader.load(ref), aliases_by_digest())
         return revision.model_copy(update={"aliases": sorted(by_digest.get(revision.digest or "", []))})
 
-    async def versions(self, name: str) -> list[str]:
-        scan = await self.targets.scan(self.targets.target(self.targets.repository_ref(name)))
+    async def versions(self, name: str, *, missing_ok: bool = True) -> list[str]:
+        ref = self.targets.repository_ref(name)
+        scan = await self.targets.scan(self.targets.target(ref))
+        if not scan.versions and not missing_ok:
+            raise await explain_not_found(self.targets, ref, NameUnknown(f"no versions of {name}"))
         return sorted(scan.versions.values(), key=version_sort_key)
 
     async def history(self, revision_id: str) -> list[ModelServingRevision]:
