@@ -111,7 +111,7 @@ def versions(
     name: NameArg,
     fmt: Output = OutputFormat.text,
 ) -> None:
-    """List the versions of a revision, in semver order (exit 3 when it has none)."""
+    """List the versions of a revision, in semver order (exit 3 for an unknown name)."""
     settings = settings_of(ctx)
     located = run(settings, lambda: inputs.locate_name(name))
     found = run_with_registry(

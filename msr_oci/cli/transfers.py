@@ -209,26 +209,33 @@ def pull(
     directory: Annotated[
         Path, typer.Option("--dir", "-o", metavar="DIR", help="Directory to write the files into.")
     ],
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Pull into a directory that is not empty: afterwards it holds exactly the revision "
+            "(everything else in it is removed).",
+        ),
+    ] = False,
     policy: PolicyOpt = None,
     stage: StageOpt = None,
     fmt: Output = OutputFormat.text,
 ) -> None:
-    """Write a revision's files into a directory, each verified against its digest (with --policy:
-    only a revision signed and approved as the policy requires)."""
+    """Write a revision's files into a new or empty directory (or any, with --force), each verified
+    against its digest, plus its description, labels and metrics in revision.yaml when it has none
+    of its own; with --policy: only a revision signed and approved as the policy requires."""
     settings = settings_of(ctx)
     choice = inputs.policy_choice(policy)
 
     async def pull_files(reg: AsyncRemoteRegistry) -> ModelServingRevision:
         with progress.transfer(settings, f"pull {ref}") as advance:
-            pulled = await reg.pull(ref, directory, progress=advance, policy=choice, stage=stage)
+            pulled = await reg.pull(ref, directory, progress=advance, policy=choice, stage=stage, force=force)
         note_pins(settings, reg)
         return pulled
 
     revision = run_with_registry(settings, None, pull_files)
-    from msr_oci.revision import DEPLOYMENT_CONFIG_FILE, MODEL_DEFINITION_FILE
-
-    files = [MODEL_DEFINITION_FILE, DEPLOYMENT_CONFIG_FILE, *(f.path for f in revision.extra_files)]
-    written = [f for f in files if (directory / f).is_file()]
+    _note_fields_outside(settings, revision, directory)
+    written = _files_under(directory)
     record = _id_record(revision.id or "", name=revision.name, version=revision.version)
     record.update(digest=revision.digest, path=str(directory), files=written)
 
@@ -237,6 +244,37 @@ def pull(
             typer.echo(str(directory / name))
 
     output.emit(fmt, record, human)
+
+
+def _note_fields_outside(settings: Settings, revision: ModelServingRevision, directory: Path) -> None:
+    """Say that revision.yaml was written from the record (not a file of the revision), or that the
+    revision's own revision.yaml lacks what was set at push time (--label, ...)."""
+    from msr_oci.revision import REVISION_FILE
+    from msr_oci.revision.pulled_record import fields_missing_from, is_generated_revision_file
+    from msr_oci.revision.yaml_reader import YamlProblem, parse_yaml
+
+    try:
+        content = (directory / REVISION_FILE).read_bytes()
+        data = parse_yaml(content.decode("utf-8")).data
+    except (OSError, UnicodeDecodeError, YamlProblem):
+        return
+    if revision.document("revision") is None:
+        if is_generated_revision_file(content):
+            output.note(
+                f"note: {REVISION_FILE} holds the record's {', '.join(sorted(data or {}))}: msr push reads "
+                "it, but it is not a file of the revision (model_signing verify: --ignore-paths "
+                f"{directory / REVISION_FILE})",
+                quiet=settings.quiet,
+            )
+        return
+    missing = fields_missing_from(revision, data if isinstance(data, dict) else {})
+    if missing:
+        output.note(
+            f"warning: {', '.join(missing)} of {revision.name}:{revision.version} were set when it was "
+            f"pushed, not in {REVISION_FILE}; a push of these files would drop them (add them to "
+            f"{REVISION_FILE}, or pass them again)",
+            quiet=settings.quiet,
+        )
 
 
 def fetch(

@@ -17,7 +17,7 @@ from msr_oci.registry.refs import classify_tags
 from msr_oci.registry.targets import Targets
 from msr_oci.revision import parse_semver, tag_to_version, version_sort_key
 
-__all__ = ["RevisionNotFound", "explain_not_found"]
+__all__ = ["RevisionNotFound", "explain_not_found", "tags_if_known"]
 
 #: a list in a message names at most this many (the newest versions)
 _SHOWN: Final = 10
@@ -61,8 +61,7 @@ async def _names_beside(targets: Targets, ref: Reference) -> list[str] | None:
     return sorted(n for n in names if "/" not in n)
 
 
-async def _unknown_name(targets: Targets, ref: Reference, name: str) -> RevisionNotFound:
-    names = await _names_beside(targets, ref)
+def _unknown_name(ref: Reference, name: str, names: list[str] | None) -> RevisionNotFound:
     hint = "msr list shows the names"
     if names:
         close = difflib.get_close_matches(name, names, n=3)
@@ -72,27 +71,41 @@ async def _unknown_name(targets: Targets, ref: Reference, name: str) -> Revision
     return RevisionNotFound(f"no revision named {name!r} in {_place(ref)}", hint=hint)
 
 
+async def tags_if_known(targets: Targets, ref: Reference) -> tuple[list[str] | None, list[str] | None]:
+    """The repository's tags, or None when it is not known (registries and stores list no tags for
+    a repository they do not have, so an empty list is checked against the catalog); and the names
+    beside it when the catalog was read."""
+    tags = await targets.tags(targets.target(ref))
+    if tags:
+        return tags, None
+    names = await _names_beside(targets, ref)
+    known = names is not None and ref.repository.rpartition("/")[2] in names
+    return ([] if known else None), names
+
+
 async def explain_not_found(targets: Targets, ref: Reference, cause: NotFoundError) -> NotFoundError:
     """The error to raise when reading ``ref`` found nothing: ``cause`` said so in OCI terms."""
     if isinstance(cause, RevisionNotFound):
         return cause
     name = ref.repository.rpartition("/")[2]
     try:
-        tags = await targets.tags(targets.target(ref))
+        tags, names = await tags_if_known(targets, ref)
     except MsrOciError:
         return cause  # the registry cannot say more now: keep what it said
+    if tags is None:
+        return _unknown_name(ref, name, names)
     scan = classify_tags(tags)
     versions = sorted(scan.versions.values(), key=version_sort_key)
     aliases = sorted(alias for alias in scan.alias_names if alias in tags)
-    if not versions and not aliases and not tags:
-        return await _unknown_name(targets, ref, name)
     exists = f"versions: {_listed(versions)}" if versions else "it has no versions (archived or deleted)"
     if aliases:
         exists += f"; aliases: {_listed(aliases)}"
     if ref.digest:
         return RevisionNotFound(f"no revision {name}@{ref.digest}; {exists}", hint="check the digest")
     if ref.tag is None:
-        return RevisionNotFound(f"{name} has no versions", hint="publish one with msr push")
+        return RevisionNotFound(
+            f"{name} has no versions (deleted or archived)", hint="msr push publishes one"
+        )
     wanted = tag_to_version(ref.tag)
     if parse_semver(wanted) is not None:
         return RevisionNotFound(

@@ -18,7 +18,7 @@ from msr_oci.registry import repository_index
 from msr_oci.registry.aliases import AliasStore
 from msr_oci.registry.authorship import default_user, now
 from msr_oci.registry.cache import ContentCache
-from msr_oci.registry.not_found import explain_not_found
+from msr_oci.registry.not_found import explain_not_found, tags_if_known
 from msr_oci.registry.reader import RevisionReader
 from msr_oci.registry.refs import RESERVED_TAG_PREFIX, classify_tags
 from msr_oci.registry.targets import Targets, both, cancel
@@ -235,10 +235,13 @@ class Revisions:
 
     async def versions(self, name: str, *, missing_ok: bool = True) -> list[str]:
         ref = self.targets.repository_ref(name)
-        scan = await self.targets.scan(self.targets.target(ref))
-        if not scan.versions and not missing_ok:
-            raise await explain_not_found(self.targets, ref, NameUnknown(f"no versions of {name}"))
-        return sorted(scan.versions.values(), key=version_sort_key)
+        if missing_ok:
+            tags: list[str] | None = await self.targets.tags(self.targets.target(ref))
+        else:
+            tags, _ = await tags_if_known(self.targets, ref)
+            if tags is None:
+                raise await explain_not_found(self.targets, ref, NameUnknown(f"no repository {name}"))
+        return sorted(classify_tags(tags or []).versions.values(), key=version_sort_key)
 
     async def history(self, revision_id: str) -> list[ModelServingRevision]:
         ref = self.targets.locate(revision_id)

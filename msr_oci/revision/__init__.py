@@ -33,6 +33,7 @@ from msr_oci.revision.paths import check_relative_path, check_unique_paths
 from msr_oci.revision.revision import (
     DEPLOYMENT_CONFIG_FILE,
     MODEL_DEFINITION_FILE,
+    REVISION_FILE,
     ExtraFile,
     Lineage,
     ModelServingRevision,
@@ -67,6 +68,7 @@ __all__ = [
     "MEDIA_TYPE_MODEL_DEFINITION",
     "MEDIA_TYPE_SERVICE_CONFIGURATION",
     "MODEL_DEFINITION_FILE",
+    "REVISION_FILE",
     "BlueGreen",
     "ClusterMode",
     "DeploymentStrategy",

@@ -49,7 +49,14 @@ from msr_oci.revision.model_definition import (
     PreStartAction,
 )
 from msr_oci.revision.paths import check_relative_path
-from msr_oci.revision.revision import DocumentFile, DocumentRole, ExtraFile, ModelServingRevision
+from msr_oci.revision.pulled_record import is_generated_revision_file
+from msr_oci.revision.revision import (
+    REVISION_FILE,
+    DocumentFile,
+    DocumentRole,
+    ExtraFile,
+    ModelServingRevision,
+)
 from msr_oci.revision.service_configuration import (
     BlueGreen,
     DeploymentStrategy,
@@ -70,7 +77,6 @@ MAX_TREE_DEPTH: Final = 64
 MODEL_DEFINITION_NAMES: Final = ("model-definition.yaml", "model-definition.yml")
 DEPLOYMENT_CONFIG_NAMES: Final = ("deployment-config.yaml", "deployment-config.yml")
 SERVICE_DEFINITION_TOML: Final = "service-definition.toml"
-REVISION_FILE: Final = "revision.yaml"
 #: what revision.yaml may set (everything else comes from the command line or the registry)
 REVISION_FILE_KEYS: Final = frozenset(
     {"description", "labels", "metrics", "parameters", "lineage", "metadata", "created_by"}
@@ -545,6 +551,9 @@ def _revision_fields(root: Path, findings: _Findings) -> _Document | None:
     document = _read_yaml(path, findings)
     if document is None:
         return None
+    if is_generated_revision_file(document.content):
+        reason = "written by msr pull: its fields are read, the file is not published"
+        findings.excluded.append(Exclusion(REVISION_FILE, reason))
     if not isinstance(document.data, dict | None):
         findings.error(document.file, "must be a mapping (description, labels, metrics, ...)", line=1)
         return None
@@ -682,7 +691,7 @@ def _collect(
                 "service-configuration", media_type, service_file_view(service_configuration)
             )
         )
-    if extras is not None:
+    if extras is not None and not is_generated_revision_file(extras.content):
         documents.append(extras.as_file("revision", MEDIA_TYPE_REVISION_FILE, None))
     fields: dict[str, Any] = dict(extras.data or {}) if extras is not None else {}
     fields.update(overrides)
