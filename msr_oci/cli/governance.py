@@ -16,6 +16,7 @@ from msr_oci.cli.context import Settings, run, run_with_registry, settings_of
 from msr_oci.cli.inputs import policy_choice
 from msr_oci.cli.options import NameArg, Output, PolicyOpt, RefArg, StageOpt
 from msr_oci.cli.output import OutputFormat
+from msr_oci.errors import InputError
 
 if TYPE_CHECKING:
     from msr_oci.governance.audit import AuditEvent
@@ -73,7 +74,6 @@ def signing_material(
     sigstore_staging: bool,
 ) -> SigningMaterial:
     from msr_oci.governance.bundles import KeyMaterial, SigstoreMaterial
-    from msr_oci.oci.errors import InputError
 
     if sigstore:
         if key is not None or certificate is not None:

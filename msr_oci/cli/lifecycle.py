@@ -14,6 +14,7 @@ from msr_oci.cli.context import Settings, run, run_with_registry, settings_of
 from msr_oci.cli.governance import note_pins
 from msr_oci.cli.options import AliasArg, NameArg, Output, RefArg
 from msr_oci.cli.output import OutputFormat
+from msr_oci.errors import InputError
 
 if TYPE_CHECKING:
     from msr_oci.registry import AsyncRemoteRegistry
@@ -158,8 +159,6 @@ def promote(
     settings = settings_of(ctx)
 
     def parse() -> tuple[str, str]:
-        from msr_oci.oci.errors import InputError
-
         if not to:
             raise InputError("promote needs the alias", hint="add --to ALIAS, e.g. --to production")
         return inputs.name_and_version(name, version)
@@ -214,7 +213,6 @@ def archive(
 
 
 def _confirm_delete(ref: str, yes: bool) -> bool:
-    from msr_oci.oci.errors import InputError
 
     if yes:
         return True

@@ -11,8 +11,11 @@ import typer
 
 from msr_oci.cli import output
 from msr_oci.cli.context import run, settings_of
+from msr_oci.cli.errors import EXIT_INPUT
 from msr_oci.cli.options import Output, Strict, Target, TargetRelease
 from msr_oci.cli.output import OutputFormat
+from msr_oci.errors import AuthError, InputError
+from msr_oci.oci.reference import validate_host
 
 cache_app = typer.Typer(help="Inspect and prune the local fetch cache.", no_args_is_help=True)
 
@@ -35,8 +38,6 @@ def validate(
 ) -> None:
     """Check a revision directory the way Backend.AI reads it (exit 2 when there are errors); also
     lists what the default excludes and .msrignore leave out of a publish."""
-    from msr_oci.cli.errors import EXIT_INPUT
-
     settings = settings_of(ctx)
     excluded: list[Any] = []
 
@@ -78,7 +79,6 @@ def schema(
     settings = settings_of(ctx)
 
     def lookup() -> Any:
-        from msr_oci.oci.errors import InputError
         from msr_oci.revision.schema import schemas
 
         known = schemas()
@@ -190,7 +190,6 @@ def cache_prune(
 
 
 def _read_password(password_stdin: bool) -> str:
-    from msr_oci.oci.errors import InputError
 
     if password_stdin:
         password = sys.stdin.read().rstrip("\r\n")
@@ -219,7 +218,6 @@ def login(
     settings = settings_of(ctx)
 
     def ask() -> tuple[str, str]:
-        from msr_oci.oci.errors import InputError
 
         user = username or (typer.prompt("Username") if sys.stdin.isatty() and not password_stdin else None)
         if not user:
@@ -229,7 +227,6 @@ def login(
     user, password = run(settings, ask)
 
     async def check() -> None:
-        from msr_oci.oci.errors import AuthError
         from msr_oci.oci.remote import Registry
 
         registry = Registry(host, settings.registry_options(username=user, password=password))
@@ -244,7 +241,6 @@ def login(
 
     def verify_and_store() -> Path:
         from msr_oci.oci.auth import store_credentials
-        from msr_oci.oci.reference import validate_host
 
         validate_host(host)
         asyncio.run(check())

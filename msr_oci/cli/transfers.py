@@ -14,6 +14,8 @@ from msr_oci.cli.governance import note_pins
 from msr_oci.cli.interrupted import EXIT_INTERRUPTED, interrupted_push
 from msr_oci.cli.options import Output, PolicyOpt, RefArg, StageOpt, Strict, Target, TargetRelease
 from msr_oci.cli.output import OutputFormat
+from msr_oci.registry.refs import RevisionRef
+from msr_oci.revision.errors import Problem
 
 if TYPE_CHECKING:
     from msr_oci.registry import AsyncRemoteRegistry, FetchedRevision
@@ -23,8 +25,7 @@ if TYPE_CHECKING:
 
 
 def _id_record(revision_id: str, **extra: Any) -> dict[str, Any]:
-    digest = revision_id.rpartition("@")[2] if "@" in revision_id else None
-    return {"id": revision_id, "digest": digest, **extra}
+    return {"id": revision_id, "digest": RevisionRef.parse(revision_id).digest, **extra}
 
 
 def _load(

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from msr_oci.cli import output
+from msr_oci.errors import InputError
 
 if TYPE_CHECKING:
     from msr_oci.registry import AliasEntry, DiffEntry
@@ -29,8 +30,6 @@ DEFAULT_LIST_COLUMNS = ("name", "version", "digest", "aliases", "labels", "varia
 def list_column(spec: str) -> tuple[str, Callable[[ModelServingRevision], Any]]:
     """A column of ``msr list`` by name (``labels``, ``metric.accuracy``, ...): header and getter.
     Raises ``InputError`` naming the known columns."""
-    from msr_oci.oci.errors import InputError
-
     key = spec.strip()
     section, dot, field = key.partition(".")
     if dot and field and section in ("metric", "metrics"):

@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -20,6 +18,18 @@ from types import TracebackType
 
 import httpx
 
+from msr_oci.errors import (
+    BlobUnknown,
+    ContentTooLarge,
+    DigestMismatch,
+    InputError,
+    IntegrityError,
+    InvalidManifest,
+    ManifestUnknown,
+    MsrOciError,
+    NetworkError,
+    NotFoundError,
+)
 from msr_oci.oci.auth import repository_scope
 from msr_oci.oci.content import (
     EMPTY_DESCRIPTOR,
@@ -37,21 +47,10 @@ from msr_oci.oci.content import (
 )
 from msr_oci.oci.digest import Digester, digest_bytes, is_digest, parse_digest, verify_bytes
 from msr_oci.oci.download import DIRECT_THRESHOLD, download
-from msr_oci.oci.errors import (
-    BlobUnknown,
-    ContentTooLarge,
-    DigestMismatch,
-    InputError,
-    IntegrityError,
-    InvalidManifest,
-    ManifestUnknown,
-    MsrOciError,
-    NetworkError,
-    NotFoundError,
-)
 from msr_oci.oci.reference import Reference, validate_repository, validate_tag
 from msr_oci.oci.responses import error_from_response, registry_errors
 from msr_oci.oci.target import Content, ProgressCallback, Target, iter_content, verified_stream
+from msr_oci.oci.tempfiles import staged_file
 from msr_oci.oci.transport import RegistryOptions, Transport, read_capped, same_origin
 
 __all__ = ["Registry", "RegistryOptions", "RemoteRepository", "open_repository"]
@@ -365,12 +364,8 @@ class RemoteRepository(Target):
     async def _download_direct(
         self, descriptor: Descriptor, path: Path, progress: ProgressCallback | None
     ) -> bool:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-        os.close(fd)
-        tmp = Path(tmp_name)
         transport = self._transport
-        try:
+        with staged_file(path) as staged:
             async with transport.slot():
                 digester = Digester.for_digest(descriptor.digest)
                 done = await download(
@@ -379,7 +374,7 @@ class RemoteRepository(Target):
                     authorization=await transport.auth.header_for(self._pull),
                     size=descriptor.size,
                     digester=digester,
-                    destination=tmp,
+                    destination=staged.path,
                     ssl_context=transport.ssl_context,
                     timeout=transport.options.timeout,
                     user_agent=transport.options.user_agent,
@@ -388,12 +383,7 @@ class RemoteRepository(Target):
                 )
             if done:
                 digester.verify(descriptor.digest, descriptor.size, f"blob {self}@{descriptor.digest}")
-                os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        if not done:
-            tmp.unlink(missing_ok=True)
+            staged.keep = done  # not done: the registry would not serve it directly; nothing is kept
         return done
 
     async def exists(self, descriptor: Descriptor) -> bool:

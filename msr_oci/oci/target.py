@@ -12,9 +12,9 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from types import TracebackType
 
+from msr_oci.errors import ContentTooLarge, SizeMismatch
 from msr_oci.oci.content import MAX_MANIFEST_SIZE, Descriptor, ImageIndex, ImageManifest, parse_manifest
 from msr_oci.oci.digest import Digester
-from msr_oci.oci.errors import ContentTooLarge, SizeMismatch
 from msr_oci.oci.offload import OFFLOAD_THRESHOLD, BatchWorker, read_file
 from msr_oci.oci.tempfiles import atomic_file
 

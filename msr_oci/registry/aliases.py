@@ -12,9 +12,9 @@ import contextlib
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from msr_oci.errors import ConflictError, NotFoundError, Remedy
 from msr_oci.oci import EMPTY_DESCRIPTOR, Descriptor, ImageManifest, Target, parse_manifest
 from msr_oci.oci.content import EMPTY_JSON
-from msr_oci.oci.errors import ConflictError, NotFoundError
 from msr_oci.registry import alias_log
 from msr_oci.registry.alias_log import (
     ACTION_REMOVE,
@@ -163,7 +163,12 @@ class AliasStore:
                 return await self.set(
                     name, alias, "@" + entry.digest, by=by, action=ACTION_ROLLBACK, policy=policy
                 )
-        raise NoEarlierVersion(f"{name}: alias {alias!r} has held no other version", hint="give --to VERSION")
+        raise NoEarlierVersion(
+            f"{name}: alias {alias!r} has held no other version",
+            what="alias",
+            where=f"{name}:{alias}",
+            remedies=(Remedy.TO_VERSION,),
+        )
 
     async def forget(
         self, target: Target, digest: str, scan: RepositoryTags, *, by: str | None = None

@@ -23,9 +23,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from msr_oci.errors import IntegrityError, writing
 from msr_oci.oci import Descriptor, ProgressCallback, Target, parse_digest, verify_bytes
 from msr_oci.oci.digest import Digester
-from msr_oci.oci.errors import IntegrityError, writing
 from msr_oci.oci.file_digests import FileDigests
 from msr_oci.oci.progress import events
 from msr_oci.oci.tempfiles import TEMP_SUFFIX, atomic_file, locked_temp_dir, remove_abandoned

@@ -23,8 +23,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, TypeVar
 
+from msr_oci.errors import InvalidManifest, NotFoundError
 from msr_oci.oci import Descriptor, ImageManifest, Target
-from msr_oci.oci.errors import InvalidManifest, NotFoundError
 from msr_oci.registry import repository_index
 from msr_oci.registry.aliases import AliasStore
 from msr_oci.registry.filters import Predicate, compile_filter, could_match

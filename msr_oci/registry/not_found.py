@@ -11,8 +11,8 @@ from __future__ import annotations
 import difflib
 from typing import Final
 
+from msr_oci.errors import MsrOciError, NotFoundError, Remedy
 from msr_oci.oci import Reference
-from msr_oci.oci.errors import MsrOciError, NotFoundError
 from msr_oci.registry.refs import classify_tags
 from msr_oci.registry.targets import Targets
 from msr_oci.revision import parse_semver, tag_to_version, version_sort_key
@@ -62,13 +62,13 @@ async def _names_beside(targets: Targets, ref: Reference) -> list[str] | None:
 
 
 def _unknown_name(ref: Reference, name: str, names: list[str] | None) -> RevisionNotFound:
-    hint = "msr list shows the names"
+    hint = None  # the names cannot be listed here (no catalog)
     if names:
         close = difflib.get_close_matches(name, names, n=3)
         hint = f"did you mean {' or '.join(close)}?" if close else f"names: {_listed(names)}"
     elif names == []:
         hint = "nothing is published there yet"
-    return RevisionNotFound(f"no revision named {name!r} in {_place(ref)}", hint=hint)
+    return RevisionNotFound(f"no revision named {name!r} in {_place(ref)}", hint=hint, where=ref.repository)
 
 
 async def tags_if_known(targets: Targets, ref: Reference) -> tuple[list[str] | None, list[str] | None]:
@@ -101,17 +101,13 @@ async def explain_not_found(targets: Targets, ref: Reference, cause: NotFoundErr
     if aliases:
         exists += f"; aliases: {_listed(aliases)}"
     if ref.digest:
-        return RevisionNotFound(f"no revision {name}@{ref.digest}; {exists}", hint="check the digest")
+        return RevisionNotFound(f"no revision {name}@{ref.digest}; {exists}", where=ref.repository)
     if ref.tag is None:
         return RevisionNotFound(
-            f"{name} has no versions (deleted or archived)", hint="msr push publishes one"
+            f"{name} has no versions (deleted or archived)", where=ref.repository, remedies=(Remedy.PUBLISH,)
         )
     wanted = tag_to_version(ref.tag)
     if parse_semver(wanted) is not None:
-        return RevisionNotFound(
-            f"no version {wanted} of {name}; {exists}", hint=f"msr versions {name} lists them"
-        )
+        return RevisionNotFound(f"no version {wanted} of {name}; {exists}", where=ref.repository)
     removed = " (it was removed)" if ref.tag in scan.alias_names else ""
-    return RevisionNotFound(
-        f"no alias {wanted!r} of {name}{removed}; {exists}", hint=f"msr alias ls {name} lists them"
-    )
+    return RevisionNotFound(f"no alias {wanted!r} of {name}{removed}; {exists}", where=ref.repository)

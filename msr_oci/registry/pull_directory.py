@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
-from msr_oci.oci.errors import ConflictError, InputError, StorageError, writing
+from msr_oci.errors import ConflictError, InputError, Remedy, StorageError, writing
 from msr_oci.oci.tempfiles import locked_temp_dir, remove_abandoned
 
 __all__ = ["STAGING_PREFIX", "DestinationNotEmpty", "install", "prepare", "staged"]
@@ -41,8 +41,9 @@ def _refuse(destination: Path, found: list[str]) -> DestinationNotEmpty:
     shown = ", ".join(sorted(found)[:5]) + (", ..." if len(found) > 5 else "")
     return DestinationNotEmpty(
         f"{destination} is not empty ({shown})",
-        hint="pull into a new or empty directory, or pass --force to make it hold exactly this "
-        "revision (everything else in it is removed)",
+        hint="pull into a new or empty directory",
+        where=str(destination),
+        remedies=(Remedy.REPLACE_DIRECTORY,),
     )
 
 

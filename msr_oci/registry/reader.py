@@ -6,6 +6,7 @@ read by tag is fetched (the tag may have moved) and its verified bytes cached by
 
 from __future__ import annotations
 
+from msr_oci.errors import InvalidManifest, NameUnknown, NotFoundError, Remedy
 from msr_oci.oci import (
     MEDIA_TYPE_IMAGE_MANIFEST,
     Descriptor,
@@ -14,7 +15,6 @@ from msr_oci.oci import (
     Target,
     parse_manifest,
 )
-from msr_oci.oci.errors import InvalidManifest, NameUnknown, NotFoundError
 from msr_oci.registry.cache import ContentCache
 from msr_oci.registry.not_found import explain_not_found
 from msr_oci.registry.targets import Targets
@@ -99,7 +99,10 @@ class RevisionReader:
         is nothing else)."""
         scan = await self.targets.scan(self.targets.target(ref))
         if not scan.versions:
-            raise await explain_not_found(self.targets, ref, NameUnknown(f"no versions of {ref.name}"))
+            missing = NameUnknown(
+                f"no versions of {ref.name}", what="versions", where=ref.name, remedies=(Remedy.PUBLISH,)
+            )
+            raise await explain_not_found(self.targets, ref, missing)
         stable = {t: v for t, v in scan.versions.items() if not is_prerelease(v)}
         candidates = scan.versions if devel or not stable else stable
         return max(candidates, key=lambda tag: version_sort_key(candidates[tag]))

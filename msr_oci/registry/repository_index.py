@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, Protocol
 
+from msr_oci.errors import ConflictError, InvalidManifest, NotFoundError
 from msr_oci.oci import Descriptor, ImageIndex, Target
 from msr_oci.oci.content import (
     ANNOTATION_REF_NAME,
@@ -38,7 +39,6 @@ from msr_oci.oci.content import (
     MEDIA_TYPE_IMAGE_MANIFEST,
     parse_manifest,
 )
-from msr_oci.oci.errors import ConflictError, InvalidManifest, NotFoundError
 from msr_oci.revision.summary import SUMMARY_ANNOTATIONS, RevisionSummary, summary_of
 
 INDEX_TAG: Final = "_index"

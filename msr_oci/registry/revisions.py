@@ -11,8 +11,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from msr_oci.errors import ConflictError, InputError, InvalidManifest, NameUnknown, Remedy
 from msr_oci.oci import Descriptor, ProgressCallback, Reference, Target
-from msr_oci.oci.errors import ConflictError, InputError, InvalidManifest, NameUnknown
 from msr_oci.oci.progress import events
 from msr_oci.registry import repository_index
 from msr_oci.registry.aliases import AliasStore
@@ -118,8 +118,10 @@ class Revisions:
             raise VersionExists(
                 f"{revision.name} version {revision.version} already exists with different content "
                 f"({existing.digest})",
-                hint="publish a new version, use update_revision (`msr push --update`), "
-                "or overwrite (`--force`)",
+                hint="publish a new version",
+                what="version",
+                where=f"{revision.name}:{revision.version}",
+                remedies=(Remedy.UPDATE, Remedy.OVERWRITE),
             )
         return None, indexed
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from msr_oci.errors import InputError, InvalidManifest
 from msr_oci.oci import Descriptor, ImageManifest, ProgressCallback, Reference, parse_manifest
-from msr_oci.oci.copy import copy_graph
-from msr_oci.oci.errors import InputError, InvalidManifest
+from msr_oci.oci.graph_copy import copy_graph
 from msr_oci.oci.layout import OCILayout
 from msr_oci.oci.progress import events
 from msr_oci.oci.tempfiles import atomic_file

@@ -11,6 +11,7 @@ from typing import Any, Final
 
 import yaml
 
+from msr_oci.errors import InputError, UnsafePath
 from msr_oci.oci.content import (
     ANNOTATION_AUTHORS,
     ANNOTATION_CREATED,
@@ -25,7 +26,6 @@ from msr_oci.oci.content import (
     load_json_object,
 )
 from msr_oci.oci.digest import verify_bytes
-from msr_oci.oci.errors import InputError, UnsafePath
 from msr_oci.oci.target import Content
 from msr_oci.revision.errors import InvalidRevision, InvalidRevisionRecord, NotARevision
 from msr_oci.revision.paths import check_relative_path, check_unique_paths

@@ -20,8 +20,8 @@ from typing import Any, Final, Literal
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from msr_oci.errors import UnsafePath
 from msr_oci.oci.digest import digest_bytes
-from msr_oci.oci.errors import UnsafePath
 from msr_oci.oci.file_digests import FileDigests, hash_file
 from msr_oci.revision.codec import (
     MEDIA_TYPE_MODEL_DEFINITION,

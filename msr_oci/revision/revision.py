@@ -17,8 +17,8 @@ from pydantic import (
     model_validator,
 )
 
+from msr_oci.errors import InvalidReference, UnsafePath
 from msr_oci.oci.digest import validate_digest
-from msr_oci.oci.errors import InvalidReference, UnsafePath
 from msr_oci.oci.reference import is_tag, validate_repository
 from msr_oci.revision.errors import InvalidRevision
 from msr_oci.revision.model_definition import ModelDefinition

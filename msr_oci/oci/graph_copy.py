@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 
+from msr_oci.errors import InputError
 from msr_oci.oci.content import Descriptor, is_manifest_media_type, parse_manifest, successors
 from msr_oci.oci.digest import is_digest
-from msr_oci.oci.errors import InputError
 from msr_oci.oci.progress import events
 from msr_oci.oci.remote import RemoteRepository
 from msr_oci.oci.target import ProgressCallback, Target
