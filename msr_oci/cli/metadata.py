@@ -54,7 +54,7 @@ def _edit(ctx: typer.Context, ref: str, fmt: OutputFormat, changes: dict[str, An
         aliases = ", ".join(before.aliases)
         output.note(
             f"aliases {aliases} still point at the previous revision {before.digest}; move one with "
-            f"`msr promote {after.name} {after.version} --to ALIAS`",
+            f"'msr promote {after.name} {after.version} --to ALIAS'",
             quiet=settings.quiet,
         )
 

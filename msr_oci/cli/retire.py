@@ -24,7 +24,7 @@ Yes = Annotated[
     bool,
     typer.Option("--yes", "-y", "--force", help="Do not ask for confirmation (needed without a terminal)."),
 ]
-_NO_ALIAS_RESTORE = "`msr unarchive` does not restore aliases: set them again with `msr promote`"
+_NO_ALIAS_RESTORE = "'msr unarchive' does not restore aliases: set them again with 'msr promote'"
 
 
 def _confirm(question: str, refusal: str, yes: bool) -> None:
@@ -67,7 +67,7 @@ def _plan_record(plan: RemovalPlan) -> list[dict[str, Any]]:
 def archive(ctx: typer.Context, ref: RefArg, yes: Yes = False, fmt: Output = OutputFormat.text) -> None:
     """Take a revision out of circulation: untag its version and remove the aliases pointing at it
     (each removal recorded in the alias log), keeping it, fetchable by digest, under an archive
-    record (`msr list --archived`, `msr unarchive`). Asks first when aliases would go."""
+    record ('msr list --archived', 'msr unarchive'). Asks first when aliases would go."""
     settings = settings_of(ctx)
 
     async def work(reg: AsyncRemoteRegistry) -> tuple[RemovalPlan, list[str]]:
@@ -115,7 +115,7 @@ def unarchive(ctx: typer.Context, ref: RefArg, fmt: Output = OutputFormat.text) 
         {"reference": ref, "id": revision_id, "digest": digest},
         lambda: typer.echo(f"unarchived {ref} ({digest})"),
     )
-    output.note("aliases are not restored: set them again with `msr promote`", quiet=settings.quiet)
+    output.note("aliases are not restored: set them again with 'msr promote'", quiet=settings.quiet)
 
 
 def delete(
