@@ -35,6 +35,8 @@ DIGEST = "sha256:" + "ab" * 32
 
 _text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
 _key = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)
+# a label's value is one line: control characters are refused on publish (labels.py)
+_label_value = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12)
 _json_leaf = st.none() | st.booleans() | st.integers(-(2**40), 2**40) | _text
 _json = st.recursive(
     _json_leaf | st.floats(allow_nan=False, allow_infinity=False),
@@ -119,7 +121,7 @@ revisions = st.builds(
             "updated_at": _timestamp,
             "created_by": st.none() | _text,
             "description": st.none() | _text,
-            "labels": st.dictionaries(_key, _text, max_size=3),
+            "labels": st.dictionaries(_key, _label_value, max_size=3),
             "metrics": st.dictionaries(_key, st.floats(allow_nan=False, allow_infinity=False), max_size=3),
             "parameters": st.dictionaries(_key, _json, max_size=3),
             "lineage": st.fixed_dictionaries({}, optional={"parent": _text, "run_id": _text}),

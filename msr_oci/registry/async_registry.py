@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from msr_oci.oci import ProgressCallback, Reference, Target
 from msr_oci.oci.remote import RegistryOptions
-from msr_oci.registry.alias_log import ACTION_SET, AliasEntry
+from msr_oci.registry.alias_calls import AliasCalls
 from msr_oci.registry.aliases import AliasStore, NoEarlierVersion
 from msr_oci.registry.archiving import ArchivedRevision, Archiving
 from msr_oci.registry.cache import ContentCache
@@ -62,7 +62,7 @@ __all__ = [
 ]
 
 
-class AsyncRemoteRegistry(LifecycleCalls, GovernanceCalls):
+class AsyncRemoteRegistry(AliasCalls, LifecycleCalls, GovernanceCalls):
     """Revisions in ``namespace``: ``registry.example.com/team``, ``127.0.0.1:5000/serving`` or a path.
 
     ``None`` means ``$MSR_REGISTRY``, else the embedded local store. Connections are pooled per
@@ -208,48 +208,7 @@ class AsyncRemoteRegistry(LifecycleCalls, GovernanceCalls):
 
     # delete_revision, with archiving and the metadata edits: LifecycleCalls (lifecycle_calls.py)
 
-    # ---- aliases ------------------------------------------------------------------------------------
-
-    async def set_alias(
-        self,
-        name: str,
-        alias: str,
-        version: str,
-        *,
-        by: str | None = None,
-        action: str = ACTION_SET,
-        policy: PolicyChoice | None = None,
-    ) -> AliasEntry:
-        """Point ``alias`` at a version (or ``@sha256:...`` digest) of ``name``, recording the move.
-
-        With ``policy``, refused (``PolicyNotSatisfied``) unless the revision meets the policy's rule
-        for the alias; ``"repository"`` applies the repository's stored policy when it has one."""
-        return await self.aliases.set(name, alias, version, by=by, action=action, policy=policy)
-
-    async def remove_alias(self, name: str, alias: str, *, by: str | None = None) -> AliasEntry:
-        """Remove ``alias`` (its tag), recording the removal in its log."""
-        return await self.aliases.remove(name, alias, by=by)
-
-    async def list_aliases(self, name: str) -> dict[str, AliasEntry]:
-        """Active aliases of ``name`` and what each points at."""
-        return await self.aliases.active(name)
-
-    async def alias_history(self, name: str, alias: str) -> list[AliasEntry]:
-        """Every move of ``alias``, newest first."""
-        return await self.aliases.history(name, alias)
-
-    async def rollback(
-        self,
-        name: str,
-        alias: str,
-        to_version: str | None = None,
-        *,
-        by: str | None = None,
-        policy: PolicyChoice | None = None,
-    ) -> AliasEntry:
-        """Move ``alias`` back to the version it held before (or to ``to_version``); ``policy`` as in
-        ``set_alias``."""
-        return await self.aliases.rollback(name, alias, to_version, by=by, policy=policy)
+    # set_alias, remove_alias, list_aliases, alias_history, rollback: AliasCalls (alias_calls.py)
 
     # ---- fetching files and moving revisions --------------------------------------------------------
 
