@@ -17,6 +17,7 @@ from msr_oci.registry import repository_index
 from msr_oci.registry.aliases import AliasStore
 from msr_oci.registry.authorship import default_user, now
 from msr_oci.registry.cache import ContentCache
+from msr_oci.registry.listing import versions_of
 from msr_oci.registry.reader import RevisionReader
 from msr_oci.registry.refs import RESERVED_TAG_PREFIX, classify_tags
 from msr_oci.registry.targets import Targets, both, cancel
@@ -25,7 +26,6 @@ from msr_oci.revision import (
     check_publishable_version,
     encode_revision,
     file_mode,
-    version_sort_key,
     version_to_tag,
 )
 
@@ -213,7 +213,7 @@ class Revisions:
     ) -> ModelServingRevision:
         ref = self.targets.locate(revision_id)
         if devel and ref.tag is None and ref.digest is None:
-            ref = ref.with_tag(await self.reader.latest_tag(ref, devel=True))
+            ref = await self.reader.latest(ref, devel=True)
         if policy is not None:
             ref = await self._governance().gate(ref, policy, stage)
         if not with_aliases:
@@ -229,8 +229,8 @@ class Revisions:
         return revision.model_copy(update={"aliases": sorted(by_digest.get(revision.digest or "", []))})
 
     async def versions(self, name: str) -> list[str]:
-        scan = await self.targets.scan(self.targets.target(self.targets.repository_ref(name)))
-        return sorted(scan.versions.values(), key=version_sort_key)
+        """Version tags pointing at revision manifests (other tools' tags are no versions)."""
+        return await versions_of(self.targets, self.reader, name)
 
     async def history(self, revision_id: str) -> list[ModelServingRevision]:
         ref = self.targets.locate(revision_id)
