@@ -14,14 +14,12 @@ from pathlib import Path
 
 import pytest
 from conftest import IsolatedEnv
-from test_cli_helpers import Space, make_space, msr, push, write_revision_dir
+from test_cli_helpers import Space, make_space, msr, push, space_target, write_revision_dir
 
 from msr_oci.oci import (
     MEDIA_TYPE_IMAGE_INDEX,
     MEDIA_TYPE_IMAGE_MANIFEST,
     Descriptor,
-    LocalStore,
-    Registry,
     Target,
     canonical_json,
 )
@@ -84,24 +82,17 @@ async def _add_foreign_tags(target: Target, revision_digest: str) -> list[str]:
     return [*tags, "2.0.0", "3.0.0", "latest"]
 
 
-def _with_target(space: Space, env: IsolatedEnv, name: str, work: object) -> list[str]:
+def _add_foreign_tags_to(space: Space, revision_digest: str) -> list[str]:
     async def run() -> list[str]:
-        if space.namespace is None:
-            return await work(LocalStore(env.store).repository(name))  # type: ignore[operator,no-any-return]
-        host, prefix = space.namespace.split("/", 1)
-        async with Registry(host) as registry:
-            return await work(registry.repository(f"{prefix}/{name}"))  # type: ignore[operator,no-any-return]
+        async with space_target(space, "model") as target:
+            return await _add_foreign_tags(target, revision_digest)
 
     return asyncio.run(run())
 
 
-def test_foreign_tags_are_not_versions_and_list_skips_them(
-    space: Space, isolated_env: IsolatedEnv, tmp_path: Path
-) -> None:
+def test_foreign_tags_are_not_versions_and_list_skips_them(space: Space, tmp_path: Path) -> None:
     pushed = push(write_revision_dir(tmp_path / "rev"), space.ref("model:1.0.0"))
-    foreign = _with_target(
-        space, isolated_env, "model", lambda target: _add_foreign_tags(target, pushed["digest"])
-    )
+    foreign = _add_foreign_tags_to(space, pushed["digest"])
 
     versions = msr("versions", space.ref("model"), "--output", "json").json()
     assert versions["versions"] == ["1.0.0"]

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal, TypeVar
 
 from msr_oci.oci import Descriptor, ImageManifest, Target
-from msr_oci.oci.errors import NotFoundError
+from msr_oci.oci.errors import IntegrityError, NotFoundError
 from msr_oci.registry import repository_index
 from msr_oci.registry.aliases import AliasStore
 from msr_oci.registry.filters import Predicate, compile_filter, could_match
@@ -120,11 +120,26 @@ class Listing:
             for descriptor, summary in found.values()
             if summary is None or predicate(replace(summary, aliases=aliases_of(descriptor.digest)))
         ]
+        tags_of: dict[str, list[str]] = {}
+        for tag, (descriptor, _) in found.items():
+            tags_of.setdefault(descriptor.digest, []).append(tag)
+
+        async def load(digest: str) -> ModelServingRevision | None:
+            """The revision, or ``None`` (reported) when it cannot be read: one unreadable revision
+            must not hide every other one of the namespace."""
+            try:
+                return await self.reader.load(ref.with_digest(digest))
+            except NotARevision as exc:  # an index entry behind a tag another tool moved
+                _log.debug("%s@%s skipped: %s", name, digest, exc.message)
+            except (IntegrityError, NotFoundError) as exc:
+                versions = ", ".join(f"{name}:{tag}" for tag in sorted(tags_of.get(digest, [])))
+                _log.warning("skipped %s (%s): it cannot be read: %s", versions, digest, exc)
+            return None
+
         loaded = await self.targets.gather(
-            (self.reader.load(ref.with_digest(digest)) for digest in dict.fromkeys(wanted)),
-            limit=LISTING_CONCURRENCY,
+            (load(digest) for digest in dict.fromkeys(wanted)), limit=LISTING_CONCURRENCY
         )
-        revisions = [r.model_copy(update={"aliases": aliases_of(r.digest or "")}) for r in loaded]
+        revisions = [r.model_copy(update={"aliases": aliases_of(r.digest or "")}) for r in loaded if r]
         return [r for r in revisions if predicate(r)]
 
 
@@ -191,6 +206,9 @@ async def _by_tag(
         descriptor, manifest, data = await target.fetch_manifest(tag)
     except NotFoundError:
         return None  # untagged since the tag list was read
+    except IntegrityError as exc:  # too large, malformed, or not what the registry said it was
+        _log.warning("skipped %s:%s: its manifest cannot be read: %s", name, tag, exc)
+        return None
     try:
         check_artifact(manifest)
     except NotARevision as exc:

@@ -22,12 +22,14 @@ from msr_oci.registry.reader import RevisionReader
 from msr_oci.registry.refs import RESERVED_TAG_PREFIX, classify_tags
 from msr_oci.registry.targets import Targets, both, cancel
 from msr_oci.revision import (
+    EncodedRevision,
     ModelServingRevision,
     check_publishable_version,
     encode_revision,
     file_mode,
     version_to_tag,
 )
+from msr_oci.revision.limits import check_readable
 
 if TYPE_CHECKING:
     from msr_oci.registry.governance import PolicyChoice, RevisionGovernance
@@ -88,10 +90,12 @@ class Revisions:
                 "created_by": revision.created_by or default_user(),
             }
         )
+        encoded = encode_revision(revision)
+        check_readable(encoded, f"{revision.name}:{revision.version}")  # before any request
         # the version check and the uploads go together: a small revision is then published in two
         # round trips (three where the registry takes no single-request uploads)
         check = self._version_check(ref, revision, version_tag, overwrite)
-        return await self._publish(ref, revision, version_tag, progress, check=check)
+        return await self._publish(ref, encoded, version_tag, progress, check=check)
 
     async def _version_check(
         self, ref: Reference, revision: ModelServingRevision, version_tag: str, overwrite: bool
@@ -143,7 +147,7 @@ class Revisions:
     async def _publish(
         self,
         ref: Reference,
-        revision: ModelServingRevision,
+        encoded: EncodedRevision,
         version_tag: str,
         progress: ProgressCallback | None,
         *,
@@ -154,7 +158,6 @@ class Revisions:
         the answer (the uploads stop), an error it raises stops them."""
         target = self.targets.target(ref)
         target.expect_push()
-        encoded = encode_revision(revision)
         uploads = asyncio.ensure_future(self._push_blobs(target, encoded.blobs, progress))
         try:
             existing, indexed = await check if check is not None else (None, True)
@@ -197,8 +200,10 @@ class Revisions:
         )
         if _content_of(updated) == _content_of(old):
             return old.id or self.targets.revision_id(ref, old.digest or "")
+        encoded = encode_revision(updated)
+        check_readable(encoded, f"{old.name}:{old.version}")
         repository = Reference(repository=ref.repository, registry=ref.registry)
-        return await self._publish(repository, updated, version_to_tag(old.version), progress)
+        return await self._publish(repository, encoded, version_to_tag(old.version), progress)
 
     # ---- reading ------------------------------------------------------------------------------------
 
