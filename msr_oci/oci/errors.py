@@ -33,6 +33,7 @@ __all__ = [
     "RegistryError",
     "SizeMismatch",
     "StorageError",
+    "TagChanged",
     "TagExists",
     "TooManyRequests",
     "Unauthorized",
@@ -224,6 +225,17 @@ class DeletionDisabled(UnsupportedError):
 
 class TagExists(ConflictError):
     pass
+
+
+class TagChanged(ConflictError):
+    """A conditional tag move found the tag moved by another writer (``current``: what it names now,
+    ``None`` when it is gone)."""
+
+    def __init__(self, where: str, tag: str, current: str | None) -> None:
+        now = f"now names {current}" if current else "is gone"
+        super().__init__(f"{where}:{tag} was moved by another writer meanwhile; it {now}")
+        self.tag = tag
+        self.current = current
 
 
 # ---- local storage ----------------------------------------------------------------------------------

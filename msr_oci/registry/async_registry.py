@@ -33,9 +33,10 @@ from msr_oci.registry.listing import Listing, SortOrder
 from msr_oci.registry.namespace import Namespace
 from msr_oci.registry.reader import RevisionReader
 from msr_oci.registry.render import DeploymentIds, RenderTarget, render_revision
-from msr_oci.registry.revisions import Revisions, VersionExists
+from msr_oci.registry.revisions import Revisions
 from msr_oci.registry.targets import Targets
 from msr_oci.registry.transfers import FetchedRevision, Transfers
+from msr_oci.registry.version_tags import VersionExists
 from msr_oci.revision import ModelServingRevision
 
 if TYPE_CHECKING:
