@@ -7,7 +7,7 @@ The one implementation, as a thin facade over collaborators that each own one co
 * ``Revisions`` (revisions.py): publish, get, update, history, delete, archive;
 * ``Listing`` (listing.py, with repository_index.py): list revisions and names, build the index;
 * ``AliasStore`` (aliases.py): the one writer of alias tags and the alias log;
-* ``Transfers`` (transfers.py): fetch, pull, copy, export, import;
+* ``Transfers`` (transfers.py): fetch, pull, copy, export; ``ArchiveImport`` (imports.py): import;
 * governance (governance_calls.py, governance.py, policies.py, audit_trail.py): signatures,
   approvals, policies and the audit timeline, built on first use.
 
@@ -29,6 +29,7 @@ from msr_oci.registry.aliases import AliasStore, NoEarlierVersion
 from msr_oci.registry.cache import ContentCache
 from msr_oci.registry.diff import DiffEntry, diff_revisions
 from msr_oci.registry.governance_calls import GovernanceCalls
+from msr_oci.registry.imports import ArchiveImport
 from msr_oci.registry.listing import Listing, SortOrder
 from msr_oci.registry.namespace import Namespace
 from msr_oci.registry.reader import RevisionReader
@@ -75,6 +76,7 @@ class AsyncRemoteRegistry(GovernanceCalls):
         self.revisions = Revisions(self.targets, self.reader, self.aliases, self.cache, governed)
         self.listing = Listing(self.targets, self.reader, self.aliases)
         self.transfers = Transfers(self.targets, self.reader, self.cache, governed)
+        self.imports = ArchiveImport(self.targets, self.revisions.version_tags, self.aliases)
 
     async def __aenter__(self) -> AsyncRemoteRegistry:
         return self
@@ -295,9 +297,13 @@ class AsyncRemoteRegistry(GovernanceCalls):
         """Write a revision as an OCI-layout tarball (skopeo: ``oci-archive:``); returns its digest."""
         return await self.transfers.export(revision_ref, tar_path)
 
-    async def import_archive(self, tar_path: Path) -> list[str]:
-        """Publish every revision tagged in an OCI-layout tarball into this namespace. Returns their ids."""
-        return await self.transfers.import_archive(tar_path)
+    async def import_archive(self, tar_path: Path, *, force: bool = False) -> list[str]:
+        """Publish every revision tagged in an OCI-layout tarball into this namespace, under the rules
+        of a push: a version holding other content is ``VersionExists`` and an alias pointing at
+        another revision a ``ConflictError`` unless ``force``; aliases are set through the alias log
+        (recorded); ``_`` tags and tags that are neither the revision's version nor an alias are
+        refused. Returns the revisions' ids (see imports.py)."""
+        return await self.imports.run(tar_path, force=force)
 
     # ---- views --------------------------------------------------------------------------------------
 

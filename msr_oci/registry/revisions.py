@@ -144,9 +144,7 @@ class Revisions:
             )
             if won_by is not None:
                 return won_by  # the same content, published by another writer meanwhile
-        if state.indexed:  # (without a check: ``record`` finds out, and does nothing without an index)
-            entry = repository_index.entry_for(version_tag, encoded.descriptor, encoded.manifest.annotations)
-            await repository_index.record(target, ref.name, version_tag, entry)
+        await self.version_tags.record_index(target, ref, version_tag, descriptor, encoded.manifest, state)
         self.cache.put_small(encoded.descriptor, encoded.manifest_bytes)
         config_descriptor, config_content = encoded.blobs[0]
         if isinstance(config_content, bytes):

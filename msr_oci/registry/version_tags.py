@@ -15,7 +15,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from msr_oci.oci import Descriptor, Reference, Target
+from msr_oci.oci import Descriptor, ImageManifest, Reference, Target
 from msr_oci.oci.errors import ConflictError, TagChanged
 from msr_oci.registry import repository_index
 from msr_oci.registry.reader import RevisionReader
@@ -130,6 +130,20 @@ class VersionTags:
             assert same is not None
             return same
         return None
+
+    async def record_index(
+        self,
+        target: Target,
+        ref: Reference,
+        version_tag: str,
+        descriptor: Descriptor,
+        manifest: ImageManifest,
+        state: VersionState,
+    ) -> None:
+        """The version's repository index entry, where the repository keeps an index."""
+        if state.indexed:  # (without a check: ``record`` finds out, and does nothing without an index)
+            entry = repository_index.entry_for(version_tag, descriptor, manifest.annotations)
+            await repository_index.record(target, ref.name, version_tag, entry)
 
     async def claim_update(
         self, target: Target, descriptor: Descriptor, manifest_bytes: bytes, version_tag: str, old: str
