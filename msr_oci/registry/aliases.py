@@ -20,6 +20,7 @@ from msr_oci.oci.errors import ConflictError, NotFoundError, TagChanged
 from msr_oci.oci.target import READ_BACK_DELAY
 from msr_oci.registry import alias_log
 from msr_oci.registry.alias_checks import active_by_digest, warn_disagreements
+from msr_oci.registry.alias_history import AliasHistory
 from msr_oci.registry.alias_log import (
     ACTION_REMOVE,
     ACTION_ROLLBACK,
@@ -48,11 +49,8 @@ __all__ = [
     "validate_alias",
 ]
 
-_HISTORY_LIMIT = 10_000
 #: a move retries this often when other moves of the same alias land first
 MOVE_ATTEMPTS = 12
-#: how many entries back a move looks for its own entry after writing it
-_RECENT_MOVES = 64
 
 
 class NoEarlierVersion(ConflictError):
@@ -66,6 +64,7 @@ class AliasStore:
         self.targets = targets
         self.reader = reader
         self._governance = governance
+        self.log = AliasHistory(reader)
 
     # ---- reading ------------------------------------------------------------------------------------
 
@@ -105,18 +104,19 @@ class AliasStore:
         return warn_disagreements(name, ((a, t, heads[a]) for a, t in zip(aliases, tags, strict=True)))
 
     async def history(self, name: str, alias: str) -> list[AliasEntry]:
-        """Every move of ``alias``, newest first."""
+        """Every move of ``alias``, newest first, every link checked (``AliasHistory``): an entry of
+        another alias, a missing entry or a rewrite of history this machine saw is refused."""
         validate_alias(alias)
         target = self.targets.target(self.targets.repository_ref(name))
         heads = await self.heads(target, [alias])
         if alias not in heads:
             raise NotFoundError(f"{name} has no alias {alias!r}")
-        entries = [heads[alias]]
-        while entries[-1].previous and len(entries) < _HISTORY_LIMIT:
-            digest = entries[-1].previous
-            _, manifest = await self.reader.manifest_by_digest(target, digest)
-            entries.append(alias_log.decode_entry(manifest, digest))
-        return entries
+        return await self.log.checked(target, name, alias, heads[alias])
+
+    def forget_record(self, name: str, alias: str) -> bool:
+        """Forget the head of ``alias``'s log this machine saw (the next read trusts the log as it is)."""
+        validate_alias(alias)
+        return self.log.forget(self.targets.target(self.targets.repository_ref(name)), alias)
 
     # ---- writing (the only place that does) ---------------------------------------------------------
 
@@ -224,6 +224,8 @@ class AliasStore:
         for attempt in range(MOVE_ATTEMPTS):
             head = (await self.heads(target, [alias])).get(alias)
             read_at = loop.time()
+            if head is not None:  # never build on a log that lost history this machine saw
+                await self.log.check_extends(target, str(target), alias, head)
             target_digest = descriptor.digest if descriptor is not None else None
             if head is not None and head.active and action == ACTION_SET and head.digest == target_digest:
                 # already there: record nothing new, but re-point the tag in case a crash left it
@@ -231,7 +233,8 @@ class AliasStore:
                 # about to be lost: it counts once it has stood that long
                 if not target.compare_and_set:
                     await asyncio.sleep(READ_BACK_DELAY)
-                if await self._in_history(target, head, await self._follow_log(target, alias, head)):
+                if await self.log.reaches(target, head, await self._follow_log(target, alias, head)):
+                    self.log.remember(target, alias, head)
                     return head
                 continue
             entry_descriptor, entry_bytes = alias_log.encode_entry(
@@ -257,7 +260,8 @@ class AliasStore:
             manifest = parse_manifest(entry_bytes)
             assert isinstance(manifest, ImageManifest)
             entry = alias_log.decode_entry(manifest, entry_descriptor.digest)
-            if await self._in_history(target, entry, await self._follow_log(target, alias, entry)):
+            if await self.log.reaches(target, entry, await self._follow_log(target, alias, entry)):
+                self.log.remember(target, alias, entry)
                 return entry
             # a move that had not seen ours overwrote it (registries only): record ours again on top
         raise ConflictError(
@@ -283,17 +287,3 @@ class AliasStore:
             if (head.digest if head is not None and head.active else None) == wanted:
                 break
         return head
-
-    async def _in_history(self, target: Target, entry: AliasEntry, head: AliasEntry | None) -> bool:
-        """Whether ``entry`` is ``head`` or one of the moves before it (the few newer entries walked
-        are immutable, so the cache serves them after the first read)."""
-        for _ in range(_RECENT_MOVES):
-            if head is None:
-                return False
-            if head.entry_digest == entry.entry_digest:
-                return True
-            if head.previous is None:
-                return False
-            _, manifest = await self.reader.manifest_by_digest(target, head.previous)
-            head = alias_log.decode_entry(manifest, head.previous)
-        return True  # far more moves than any race produces since ours: it was seen
