@@ -98,7 +98,7 @@ class ListingBench:
 
     async def _set_index(self, present: bool) -> None:
         """Build the repository index, or take its tag away (setup, straight to the registry)."""
-        from msr_oci.oci.errors import NotFoundError
+        from msr_oci.errors import NotFoundError
         from msr_oci.registry.repository_index import INDEX_TAG
 
         async with self._open(self.setup_host, self._fresh_cache()) as registry:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from msr_oci._version import __version__
 
 if TYPE_CHECKING:
-    from msr_oci.oci.errors import MsrOciError
+    from msr_oci.errors import MsrOciError
     from msr_oci.registry import AsyncRemoteRegistry, ModelServingRegistry, RemoteRegistry
     from msr_oci.revision import ModelServingRevision
 
@@ -19,7 +19,7 @@ _LAZY = {
     "ModelServingRegistry": "msr_oci.registry",
     "RemoteRegistry": "msr_oci.registry",
     "ModelServingRevision": "msr_oci.revision",
-    "MsrOciError": "msr_oci.oci.errors",
+    "MsrOciError": "msr_oci.errors",
 }
 
 __all__ = [

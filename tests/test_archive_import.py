@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from test_cli_helpers import msr, write_revision_dir
 
-from msr_oci.oci.errors import InputError, IntegrityError
+from msr_oci.errors import InputError, IntegrityError
 from msr_oci.registry import AsyncRemoteRegistry
 from msr_oci.revision.loader import load_revision_dir
 

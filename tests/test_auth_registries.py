@@ -7,6 +7,8 @@ import os
 import pytest
 from test_remote_helpers import blob, push_artifact
 
+from msr_oci.cli.errors import describe
+from msr_oci.errors import Remedy, TlsVerificationFailed
 from msr_oci.oci import NetworkError, Unauthorized
 from msr_oci.oci.remote import Registry, RegistryOptions
 
@@ -33,7 +35,10 @@ async def test_basic_auth_wrong_password_is_unauthorized(basic_registry, isolate
         with pytest.raises(Unauthorized) as caught:
             await client.ping()
     message = str(caught.value)
-    assert f"msr login {basic_registry.host}" in message
+    # the library names the remedy; only the CLI words it as a command
+    assert caught.value.remedies == (Remedy.LOGIN,) and caught.value.where == basic_registry.host
+    assert "msr login" not in message and f"store credentials for {basic_registry.host}" in message
+    assert f"msr login {basic_registry.host}" in describe(caught.value)[0]
     assert "wrong-password" not in message and "wrong-password" not in repr(caught.value)
 
 
@@ -62,8 +67,10 @@ async def test_token_auth_pull_first_then_push_asks_again_for_push(token_registr
 async def test_token_auth_wrong_password(token_registry, isolated_env) -> None:
     options = RegistryOptions(username=token_registry.username, password="nope")
     async with Registry(token_registry.host, options) as client:
-        with pytest.raises(Unauthorized, match=r"msr login"):
+        with pytest.raises(Unauthorized) as caught:
             await client.repository("a/b").resolve("v1")
+    assert caught.value.remedies == (Remedy.LOGIN,)
+    assert f"msr login {token_registry.host}" in describe(caught.value)[0]
 
 
 async def test_credentials_from_the_environment(token_registry, isolated_env, monkeypatch) -> None:
@@ -95,3 +102,6 @@ async def test_tls_without_ca_is_a_network_error_naming_tls(tls_registry) -> Non
         assert client.request_count == 1  # a certificate problem is not retried
     assert "TLS" in str(caught.value)
     assert tls_registry.host.split(":")[0] in str(caught.value)
+    # a typed verification failure (not a string) is what stops the retries
+    assert isinstance(caught.value, TlsVerificationFailed) and not caught.value.retryable
+    assert "--ca-file" not in str(caught.value) and "--ca-file" in describe(caught.value)[0]

@@ -15,7 +15,7 @@ import pytest
 from registry_harness import RegistryServer
 from test_fault_injection import make_revision
 
-from msr_oci.oci.errors import MsrOciError
+from msr_oci.errors import MsrOciError
 from msr_oci.oci.remote import Registry
 from msr_oci.registry import AsyncRemoteRegistry
 

@@ -26,8 +26,8 @@ import pytest
 from faults import FaultPlan, FaultProxy, fault_counts
 from registry_harness import RegistryServer
 
+from msr_oci.errors import MsrOciError
 from msr_oci.oci import Descriptor, parse_manifest
-from msr_oci.oci.errors import MsrOciError
 from msr_oci.oci.remote import Registry, RegistryOptions
 from msr_oci.registry import AsyncRemoteRegistry
 from msr_oci.revision import ExtraFile, ModelServingRevision

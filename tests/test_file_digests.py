@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from msr_oci.oci.errors import IntegrityError
+from msr_oci.errors import IntegrityError
 from msr_oci.oci.file_digests import FileDigests, hash_file
 from msr_oci.registry import AsyncRemoteRegistry
 from msr_oci.revision import ModelServingRevision

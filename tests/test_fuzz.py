@@ -16,8 +16,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from msr_oci.errors import MsrOciError
 from msr_oci.oci import MEDIA_TYPE_IMAGE_MANIFEST, Descriptor, ImageManifest, Reference, parse_manifest
-from msr_oci.oci.errors import MsrOciError
 from msr_oci.revision import ModelServingRevision, decode_revision, encode_revision, revision_files
 from msr_oci.revision.loader import load_revision_dir
 

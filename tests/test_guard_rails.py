@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from test_cli_helpers import msr
 
-from msr_oci.oci.errors import InputError
+from msr_oci.errors import InputError
 from msr_oci.registry import AsyncRemoteRegistry
 from msr_oci.registry.aliases import InvalidAlias
 from msr_oci.revision import ModelServingRevision

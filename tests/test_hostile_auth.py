@@ -18,8 +18,9 @@ from registry_harness import _write_tls_material
 from test_cli_helpers import msr
 from test_hostile_registry import REPOSITORY, TAG, HostileRegistry
 
+from msr_oci.cli.errors import describe
+from msr_oci.errors import AuthError
 from msr_oci.oci import Descriptor
-from msr_oci.oci.errors import AuthError
 from msr_oci.oci.remote import Registry, RegistryOptions
 from msr_oci.registry import AsyncRemoteRegistry
 
@@ -199,7 +200,8 @@ async def test_https_registry_naming_a_plain_http_realm_gets_no_credentials_sent
                 await client.repository(REPOSITORY).resolve(TAG)
         assert server.requests, "the HTTPS registry was never asked"
     assert token_proxy.requests == []  # neither the password nor a token request went out in clear
-    assert "token.example.test" in str(caught.value) and "--plain-http" in str(caught.value)
+    assert "token.example.test" in str(caught.value) and "--plain-http" not in str(caught.value)
+    assert "--plain-http" in describe(caught.value)[0]  # the CLI words the remedy as its flag
     assert PASSWORD not in str(caught.value)
 
 

@@ -19,8 +19,7 @@ from typing import Any
 import pytest
 from faults import Answer, Request, ScriptedServer
 
-from msr_oci.oci import MEDIA_TYPE_IMAGE_MANIFEST, Descriptor, canonical_json
-from msr_oci.oci.errors import (
+from msr_oci.errors import (
     AuthError,
     ContentTooLarge,
     DigestMismatch,
@@ -31,6 +30,7 @@ from msr_oci.oci.errors import (
     Unauthorized,
     UnsafePath,
 )
+from msr_oci.oci import MEDIA_TYPE_IMAGE_MANIFEST, Descriptor, canonical_json
 from msr_oci.oci.remote import Registry, RegistryOptions
 from msr_oci.registry import AsyncRemoteRegistry
 from msr_oci.revision import ModelServingRevision, encode_revision

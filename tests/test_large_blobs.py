@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from faults import Answer, FaultPlan, FaultProxy, Request, ScriptedServer
 
+from msr_oci.errors import DigestMismatch, IntegrityError, NetworkError
 from msr_oci.oci import Descriptor
 from msr_oci.oci.download import DIRECT_THRESHOLD
-from msr_oci.oci.errors import DigestMismatch, IntegrityError, NetworkError
 from msr_oci.oci.offload import BATCH_SIZE, OFFLOAD_THRESHOLD
 from msr_oci.oci.remote import Registry, RegistryOptions
 from msr_oci.registry import AsyncRemoteRegistry

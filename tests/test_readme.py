@@ -29,6 +29,25 @@ def test_readme_starts_with_exactly_two_setup_commands() -> None:
     assert "scripts/test" in (ROOT / ".ci" / "run").read_text()
 
 
+def _documents() -> list[Path]:
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def test_the_documents_pointers_resolve() -> None:
+    """Every relative link and every ``msr_oci/...``, ``tests/...``, ``docs/...`` path named in the README
+    and docs/ exists (a renamed module or document breaks this, not a reader)."""
+    broken = []
+    for document in _documents():
+        text = document.read_text()
+        for link in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+            if not re.match(r"[a-z]+:", link) and not (document.parent / link).exists():
+                broken.append(f"{document.name}: {link}")
+        for path in re.findall(r"`((?:msr_oci|tests|docs|bench|scripts)/[\w./-]*\w)`", text):
+            if not (ROOT / path).exists():
+                broken.append(f"{document.name}: {path}")
+    assert broken == []
+
+
 def test_main_job_runs_on_the_embedded_store_and_is_idempotent(tmp_path: Path) -> None:
     env = _clean_env(tmp_path)
     outputs = []

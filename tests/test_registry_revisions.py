@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from msr_oci.oci.errors import InputError, NotFoundError
+from msr_oci.errors import InputError, NotFoundError
 from msr_oci.registry import AsyncRemoteRegistry, FilterError, RemoteRegistry, VersionExists
 from msr_oci.revision import ModelServingRevision
 
@@ -168,85 +168,86 @@ async def test_concurrent_creates_lose_nothing(reg: AsyncRemoteRegistry) -> None
     assert [r.version for r in listed] == versions
 
 
-async def test_list_filters(reg: AsyncRemoteRegistry) -> None:
-    base = datetime(2025, 1, 1, tzinfo=UTC)
-    await reg.create_revision(
-        make_revision(
-            version="1.0.0",
-            labels={"team": "risk"},
-            metrics={"accuracy": 0.85},
-            created_at=base,
-            created_by="alice",
-        )
-    )
-    await reg.create_revision(
-        make_revision(
-            version="1.2.0",
-            labels={"team": "risk"},
-            metrics={"accuracy": 0.91},
-            created_at=base + timedelta(days=10),
-            created_by="bob",
-        )
-    )
-    await reg.create_revision(
-        make_revision(
-            version="2.0.0",
-            labels={"team": "growth"},
-            metrics={"accuracy": 0.97},
-            created_at=base + timedelta(days=20),
-            created_by="alice",
-        )
-    )
-    await reg.create_revision(
-        make_revision(
-            name="churn-predictor",
-            version="0.1.0",
-            labels={"team": "risk"},
-            service_configuration={"image": "vllm/vllm-openai:v0.6.3", "runtime_variant": "vllm"},
-        )
-    )
-    await reg.set_alias("fraud-detector", "production", "1.2.0")
+LISTING_BASE = datetime(2025, 1, 1, tzinfo=UTC)
 
-    async def versions(filters: dict[str, Any], **kw: Any) -> list[str]:
-        return [f"{r.name}:{r.version}" for r in await reg.list_revisions(filters, **kw)]
 
-    assert await versions({}) == [
-        "churn-predictor:0.1.0",
-        "fraud-detector:1.0.0",
-        "fraud-detector:1.2.0",
-        "fraud-detector:2.0.0",
+@pytest.fixture(scope="module", params=["local", "registry"])
+def listing_namespace(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A namespace seeded once per module and backend with four revisions and an alias, which the
+    filter cases only read."""
+    if request.param == "local":
+        namespace = str(tmp_path_factory.mktemp("listing") / "store")
+    else:
+        namespace = f"{request.getfixturevalue('registry').host}/listing{uuid.uuid4().hex[:10]}"
+    seeds = [
+        (0, "alice", make_revision(version="1.0.0", labels={"team": "risk"}, metrics={"accuracy": 0.85})),
+        (10, "bob", make_revision(version="1.2.0", labels={"team": "risk"}, metrics={"accuracy": 0.91})),
+        (20, "alice", make_revision(version="2.0.0", labels={"team": "growth"}, metrics={"accuracy": 0.97})),
     ]
-    assert await versions({"name": "fraud-*", "version": ">=1.2,<2"}) == ["fraud-detector:1.2.0"]
-    assert await versions({"labels": {"team": "risk"}, "name": "fraud-detector"}) == [
-        "fraud-detector:1.0.0",
-        "fraud-detector:1.2.0",
-    ]
-    assert await versions({"alias": "production"}) == ["fraud-detector:1.2.0"]
-    assert await versions({"created_by": "alice", "name": "fraud-*"}) == [
-        "fraud-detector:1.0.0",
-        "fraud-detector:2.0.0",
-    ]
-    assert await versions(
-        {"created_after": base + timedelta(days=5), "created_before": base + timedelta(days=15)}
-    ) == ["fraud-detector:1.2.0"]
-    assert await versions({"runtime_variant": "vllm"}) == ["churn-predictor:0.1.0"]
-    assert await versions({"metrics": {"accuracy": ">=0.9"}}) == [
-        "fraud-detector:1.2.0",
-        "fraud-detector:2.0.0",
-    ]
-    assert await versions({"any": [{"version": "1.0.0"}, {"labels": {"team": "growth"}}]}) == [
-        "fraud-detector:1.0.0",
-        "fraud-detector:2.0.0",
-    ]
-    assert await versions({"name": "fraud-detector"}, sort="time", reverse=True) == [
-        "fraud-detector:2.0.0",
-        "fraud-detector:1.2.0",
-        "fraud-detector:1.0.0",
-    ]
-    listed = await reg.list_revisions({"alias": "production"})
-    assert listed[0].aliases == ["production"]
-    with pytest.raises(FilterError) as info:
-        await reg.list_revisions({"colour": "blue"})
+    with RemoteRegistry(namespace, cache_dir=tmp_path_factory.mktemp("listing-cache")) as registry:
+        for days, who, revision in seeds:
+            stamped = {"created_at": LISTING_BASE + timedelta(days=days), "created_by": who}
+            registry.create_revision(revision.model_copy(update=stamped))
+        registry.create_revision(
+            make_revision(
+                name="churn-predictor",
+                version="0.1.0",
+                labels={"team": "risk"},
+                service_configuration={"image": "vllm/vllm-openai:v0.6.3", "runtime_variant": "vllm"},
+                created_by="carol",
+            )
+        )
+        registry.set_alias("fraud-detector", "production", "1.2.0", by="carol")
+    return namespace
+
+
+FRAUD = ["fraud-detector:1.0.0", "fraud-detector:1.2.0", "fraud-detector:2.0.0"]
+LIST_CASES: list[tuple[str, dict[str, Any], dict[str, Any], list[str]]] = [
+    ("everything", {}, {}, ["churn-predictor:0.1.0", *FRAUD]),
+    ("name glob and version range", {"name": "fraud-*", "version": ">=1.2,<2"}, {}, [FRAUD[1]]),
+    ("label and exact name", {"labels": {"team": "risk"}, "name": "fraud-detector"}, {}, FRAUD[:2]),
+    ("alias", {"alias": "production"}, {}, [FRAUD[1]]),
+    ("author", {"created_by": "alice", "name": "fraud-*"}, {}, [FRAUD[0], FRAUD[2]]),
+    (
+        "creation window",
+        {
+            "created_after": LISTING_BASE + timedelta(days=5),
+            "created_before": LISTING_BASE + timedelta(days=15),
+        },
+        {},
+        [FRAUD[1]],
+    ),
+    ("runtime variant", {"runtime_variant": "vllm"}, {}, ["churn-predictor:0.1.0"]),
+    ("metric threshold", {"metrics": {"accuracy": ">=0.9"}}, {}, FRAUD[1:]),
+    ("any of", {"any": [{"version": "1.0.0"}, {"labels": {"team": "growth"}}]}, {}, [FRAUD[0], FRAUD[2]]),
+    ("newest first", {"name": "fraud-detector"}, {"sort": "time", "reverse": True}, FRAUD[::-1]),
+]
+
+
+@pytest.mark.parametrize(
+    ("filters", "order", "expected"), [case[1:] for case in LIST_CASES], ids=[case[0] for case in LIST_CASES]
+)
+async def test_list_filters(
+    listing_namespace: str,
+    tmp_path: Path,
+    isolated_env: None,
+    filters: dict[str, Any],
+    order: dict[str, Any],
+    expected: list[str],
+) -> None:
+    async with AsyncRemoteRegistry(listing_namespace, cache_dir=tmp_path / "cache") as reg:
+        listed = await reg.list_revisions(filters, **order)
+    assert [f"{r.name}:{r.version}" for r in listed] == expected
+
+
+async def test_listed_revisions_carry_their_aliases_and_unknown_filter_keys_are_refused(
+    listing_namespace: str, tmp_path: Path, isolated_env: None
+) -> None:
+    async with AsyncRemoteRegistry(listing_namespace, cache_dir=tmp_path / "cache") as reg:
+        listed = await reg.list_revisions({"alias": "production"})
+        assert listed[0].aliases == ["production"]
+        with pytest.raises(FilterError) as info:
+            await reg.list_revisions({"colour": "blue"})
     assert "colour" in str(info.value) and info.value.exit_code == 2
 
 

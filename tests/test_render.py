@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 from test_cli_helpers import msr
 
-from msr_oci.oci.errors import InputError
+from msr_oci.errors import InputError
 from msr_oci.registry.render import DeploymentIds, render_revision
 from msr_oci.revision import ModelServingRevision
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from msr_oci.errors import DigestMismatch, InputError, UnsafePath
 from msr_oci.oci.content import ANNOTATION_TITLE, Descriptor, ImageManifest, canonical_json
 from msr_oci.oci.digest import digest_bytes
-from msr_oci.oci.errors import DigestMismatch, InputError, UnsafePath
 from msr_oci.revision import (
     ANNOTATION_SUPERSEDES,
     ARTIFACT_TYPE,

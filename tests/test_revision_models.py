@@ -254,7 +254,7 @@ def test_unknown_revision_field_is_refused() -> None:
 
 
 def test_a_bad_revision_is_a_typed_input_error_and_revisions_are_immutable() -> None:
-    from msr_oci.oci.errors import InputError
+    from msr_oci.errors import InputError
 
     with pytest.raises(InputError) as caught:
         minimal(name="Bad Name")

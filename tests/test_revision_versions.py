@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from msr_oci.oci.errors import InputError
+from msr_oci.errors import InputError
 from msr_oci.oci.reference import is_tag
 from msr_oci.revision import tag_to_version, version_matches, version_sort_key, version_to_tag
 from msr_oci.revision.versions import check_version

@@ -11,6 +11,8 @@ import sys
 import traceback
 from typing import Any
 
+from msr_oci.errors import MsrOciError, Remedy
+
 EXIT_OTHER = 1
 EXIT_INPUT = 2
 
@@ -38,12 +40,39 @@ def _is_validation_error(exc: BaseException) -> bool:
     return pydantic is not None and isinstance(exc, pydantic.ValidationError)
 
 
+def remedy_wording(remedy: Remedy, where: str | None) -> str:
+    """What a CLI user types to apply ``remedy``: the library names no flag, this is the one place."""
+
+    wording = {
+        Remedy.LOGIN: f"log in with `msr login {where or 'HOST'}`",
+        Remedy.CA_FILE: "pass the registry's CA bundle with --ca-file",
+        Remedy.INSECURE: "or skip verification with --insecure",
+        Remedy.PLAIN_HTTP: "if it serves plain HTTP use --plain-http",
+        Remedy.UPDATE: "publish new content for this version with `msr push --update`",
+        Remedy.OVERWRITE: "overwrite it with --force",
+        Remedy.PUBLISH: "publish one with `msr push`",
+        Remedy.TO_VERSION: "give --to VERSION",
+        Remedy.ALL_VERSIONS: f"to delete every version, `msr delete {where or 'NAME'} --all-versions`",
+        Remedy.LIST_ARCHIVED: "`msr list --archived` lists archived revisions",
+        Remedy.REPLACE_DIRECTORY: "or pass --force: it then holds exactly this revision (the rest goes)",
+        Remedy.MOVE_ALIASES: "import with --force to move it (the move is recorded in its history)",
+        Remedy.FORGET_ALIAS_RECORD: "if you trust the log as it is now, "
+        f"`msr alias forget {where or 'NAME ALIAS'}`",
+    }
+    return wording[remedy]
+
+
+def error_message(exc: MsrOciError) -> str:
+    """``exc``'s message with its hint and its remedies worded as CLI flags and commands."""
+    advice = exc.advice(remedy_wording)
+    return f"{exc.message} ({'; '.join(advice)})" if advice else exc.message
+
+
 def describe(exc: BaseException) -> tuple[str, int]:
     """The one-line message and the exit code for ``exc``."""
-    from msr_oci.oci.errors import MsrOciError
 
     if isinstance(exc, MsrOciError):
-        return str(exc), exc.exit_code
+        return error_message(exc), exc.exit_code
     if _is_validation_error(exc):
         return _validation_message(exc), EXIT_INPUT
     if isinstance(exc, FileNotFoundError | NotADirectoryError | IsADirectoryError):

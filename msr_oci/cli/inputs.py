@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from msr_oci.errors import InputError
+from msr_oci.registry.refs import RevisionRef
 
 if TYPE_CHECKING:
     from msr_oci.registry.governance import PolicyChoice
@@ -14,44 +16,33 @@ if TYPE_CHECKING:
 _FILTER_HINT = "KEY=VALUE (name, version, alias, label.<key>, metric.<key>, ...) or a {...} filter dict"
 
 
-@dataclass(frozen=True)
-class Located:
-    """A revision name split into the namespace it names (``None``: the default) and the bare name."""
-
-    namespace: str | None
-    name: str
-
-
-def locate_name(text: str) -> Located:
+def locate_name(text: str) -> RevisionRef:
     """``127.0.0.1:5000/serving/fraud`` -> namespace ``127.0.0.1:5000/serving``, name ``fraud``."""
-    from msr_oci.oci import Reference
-    from msr_oci.oci.errors import InputError
-
-    ref = Reference.parse(text)
-    if ref.tag or ref.digest:
-        raise InputError(f"expected a revision name, got {text!r}", hint="drop the :tag or @digest")
-    if ref.registry is None:
-        return Located(None, ref.repository)
-    parent, _, name = ref.repository.rpartition("/")
-    return Located(f"{ref.registry}/{parent}" if parent else ref.registry, name)
+    return RevisionRef.parse_name(text)
 
 
-def split_version(text: str) -> tuple[Located, str]:
+def split_version(text: str) -> tuple[RevisionRef, str]:
     """``[host/ns/]name:version`` for push; the version may hold a semver ``+`` (not legal in a tag)."""
-    from msr_oci.oci.errors import InputError
+    ref = RevisionRef.parse_versioned(text)
+    assert ref.version is not None
+    return RevisionRef(ref.namespace, ref.name), ref.version
 
-    head, slash, last = text.rpartition("/")
-    name, colon, version = last.partition(":")
-    if not colon or not version:
+
+def name_and_version(text: str, version: str | None) -> tuple[str, str]:
+    """``NAME VERSION``, or ``NAME:VERSION`` / ``NAME@DIGEST`` in one argument (as get and pull take
+    it) -> (name, version); a digest comes back as ``@sha256:...``."""
+    ref = RevisionRef.parse(text)
+    given = f"@{ref.digest}" if ref.digest else ref.version
+    if given and version is not None:
+        raise InputError(f"{text!r} already names a version; {version!r} is one too many", hint="give one")
+    chosen = given or version
+    if not chosen:
         raise InputError(f"{text!r} names no version", hint="write NAME:VERSION, e.g. fraud-detector:1.0.0")
-    located = locate_name(f"{head}{slash}{name}")
-    return located, version
+    return (f"{ref.namespace}/{ref.name}" if ref.namespace else ref.name), chosen
 
 
 def pairs(values: Iterable[str], option: str) -> dict[str, str]:
     """``["a=1", "b=x=y"]`` -> ``{"a": "1", "b": "x=y"}``."""
-    from msr_oci.oci.errors import InputError
-
     out: dict[str, str] = {}
     for item in values:
         key, eq, value = item.partition("=")
@@ -62,8 +53,6 @@ def pairs(values: Iterable[str], option: str) -> dict[str, str]:
 
 
 def number_pairs(values: Iterable[str], option: str) -> dict[str, float]:
-    from msr_oci.oci.errors import InputError
-
     out: dict[str, float] = {}
     for key, value in pairs(values, option).items():
         try:
@@ -88,7 +77,6 @@ def scalar(value: str) -> Any:
 
 
 def _structured(text: str, where: str) -> Any:
-    from msr_oci.oci.errors import InputError
     from msr_oci.revision.yaml_reader import YamlProblem, parse_yaml
 
     try:
@@ -100,8 +88,6 @@ def _structured(text: str, where: str) -> Any:
 
 def filters(values: Iterable[str]) -> dict[str, Any]:
     """``--filter`` values to the API's filter dict (AND of everything given)."""
-    from msr_oci.oci.errors import InputError
-
     out: dict[str, Any] = {}
     for item in values:
         text = item.strip()

@@ -11,8 +11,11 @@ import typer
 
 from msr_oci.cli import output
 from msr_oci.cli.context import run, settings_of
+from msr_oci.cli.errors import EXIT_INPUT
 from msr_oci.cli.options import Output, Strict, Target, TargetRelease
 from msr_oci.cli.output import OutputFormat
+from msr_oci.errors import AuthError, InputError
+from msr_oci.oci.reference import validate_host
 
 cache_app = typer.Typer(help="Inspect and prune the local fetch cache.", no_args_is_help=True)
 
@@ -33,15 +36,15 @@ def validate(
     strict: Strict = False,
     fmt: Output = OutputFormat.text,
 ) -> None:
-    """Check a revision directory the way Backend.AI reads it (exit 2 when there are errors)."""
-    from msr_oci.cli.errors import EXIT_INPUT
-
+    """Check a revision directory the way Backend.AI reads it (exit 2 when there are errors); also
+    lists what the default excludes and .msrignore leave out of a publish."""
     settings = settings_of(ctx)
+    excluded: list[Any] = []
 
     def check() -> list[Any]:
         from msr_oci.revision.loader import validate_revision_dir
 
-        return list(validate_revision_dir(directory, target=target.value, strict=strict))
+        return list(validate_revision_dir(directory, target=target.value, strict=strict, excluded=excluded))
 
     problems = run(settings, check)
     records = [_problem_record(p) for p in problems]
@@ -52,8 +55,16 @@ def validate(
             typer.echo(f"{directory}: ok")
         for problem in problems:
             typer.echo(str(problem))
+        for exclusion in excluded:
+            typer.echo(f"left out: {exclusion}")
 
-    output.emit(fmt, {"path": str(directory), "valid": not errors, "problems": records}, human)
+    record = {
+        "path": str(directory),
+        "valid": not errors,
+        "problems": records,
+        "excluded": [{"path": e.path, "reason": e.reason} for e in excluded],
+    }
+    output.emit(fmt, record, human)
     if errors:
         raise typer.Exit(EXIT_INPUT)
 
@@ -68,7 +79,6 @@ def schema(
     settings = settings_of(ctx)
 
     def lookup() -> Any:
-        from msr_oci.oci.errors import InputError
         from msr_oci.revision.schema import schemas
 
         known = schemas()
@@ -180,7 +190,6 @@ def cache_prune(
 
 
 def _read_password(password_stdin: bool) -> str:
-    from msr_oci.oci.errors import InputError
 
     if password_stdin:
         password = sys.stdin.read().rstrip("\r\n")
@@ -196,7 +205,9 @@ def _read_password(password_stdin: bool) -> str:
 def login(
     ctx: typer.Context,
     host: Annotated[str, typer.Argument(help="Registry host[:port].")],
-    username: Annotated[str | None, typer.Option("--username", "-u", help="User name.")] = None,
+    username: Annotated[
+        str | None, typer.Option("--username", "-u", metavar="USER", help="User name.")
+    ] = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from stdin.")
     ] = False,
@@ -207,7 +218,6 @@ def login(
     settings = settings_of(ctx)
 
     def ask() -> tuple[str, str]:
-        from msr_oci.oci.errors import InputError
 
         user = username or (typer.prompt("Username") if sys.stdin.isatty() and not password_stdin else None)
         if not user:
@@ -217,7 +227,6 @@ def login(
     user, password = run(settings, ask)
 
     async def check() -> None:
-        from msr_oci.oci.errors import AuthError
         from msr_oci.oci.remote import Registry
 
         registry = Registry(host, settings.registry_options(username=user, password=password))
@@ -232,7 +241,6 @@ def login(
 
     def verify_and_store() -> Path:
         from msr_oci.oci.auth import store_credentials
-        from msr_oci.oci.reference import validate_host
 
         validate_host(host)
         asyncio.run(check())

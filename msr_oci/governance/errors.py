@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from msr_oci.oci.errors import InputError, MsrOciError
+from msr_oci.errors import InputError, MsrOciError
 
 __all__ = [
     "AttestationRefused",

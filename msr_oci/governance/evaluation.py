@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
+from msr_oci.errors import InputError
 from msr_oci.governance.approvals import read_approval
 from msr_oci.governance.bundles import ParsedBundle, read_claim, unverified_statement, verify_bundle
 from msr_oci.governance.errors import AttestationRefused, PolicyNotSatisfied
@@ -20,7 +21,6 @@ from msr_oci.governance.policy import Policy, Requirement
 from msr_oci.governance.referrers import AttestationKind, kind_of
 from msr_oci.governance.signing import check_signature_statement
 from msr_oci.oci import Descriptor, ImageManifest
-from msr_oci.oci.errors import InputError
 
 __all__ = ["Attestation", "Finding", "RequirementCheck", "Verdict", "claims_of", "evaluate", "examine"]
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from msr_oci.errors import InvalidManifest
 from msr_oci.governance.bundles import (
     BUNDLE_MEDIA_TYPE,
     MAX_BUNDLE_SIZE,
@@ -34,7 +35,6 @@ from msr_oci.oci import (
     Descriptor,
     ImageManifest,
 )
-from msr_oci.oci.errors import InvalidManifest
 
 __all__ = [
     "POLICY_ARTIFACT_TYPE",

@@ -14,11 +14,11 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
+from msr_oci.errors import UnsupportedError
 from msr_oci.governance.bundles import StatementSigner
 from msr_oci.governance.errors import AttestationRefused
 from msr_oci.oci import ImageManifest
 from msr_oci.oci.digest import parse_digest
-from msr_oci.oci.errors import UnsupportedError
 from msr_oci.revision import revision_files
 
 __all__ = [

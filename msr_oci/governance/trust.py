@@ -12,13 +12,13 @@ import base64
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from msr_oci.oci.errors import InputError
+from msr_oci.errors import InputError
+from msr_oci.oci.tempfiles import atomic_file
 
 __all__ = ["TRUST_ENV", "TrustPin", "TrustStore", "default_trust_dir"]
 
@@ -89,14 +89,8 @@ class TrustStore:
     def save(self, pin: TrustPin) -> Path:
         path = self.path(pin.location)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(prefix=".pin.", suffix=".part", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(pin.to_json(), fh, indent=2)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_file(path, prefix=".pin.", fsync=True) as fh:
+            fh.write(json.dumps(pin.to_json(), indent=2).encode())
         return path
 
     def forget(self, location: str) -> bool:

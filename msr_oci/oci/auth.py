@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from msr_oci.oci.errors import AuthError, InputError, Unauthorized
+from msr_oci.errors import AuthError, InputError, Remedy, Unauthorized
 from msr_oci.oci.reference import is_loopback_host
 from msr_oci.oci.tempfiles import atomic_file
 from msr_oci.oci.tokens import SCHEMES, TOKENS, HostScheme, Token, TokenKey, identity, scope_atoms
@@ -276,7 +276,12 @@ class Authenticator:
         if detail:
             message += f": {detail}"
         return Unauthorized(
-            message, hint=f"log in with `msr login {self.host}`", status=401, code="UNAUTHORIZED"
+            message,
+            status=401,
+            code="UNAUTHORIZED",
+            what="credentials",
+            where=self.host,
+            remedies=(Remedy.LOGIN,),
         )
 
     def _token_key(self, realm: str, service: str) -> TokenKey:
@@ -325,7 +330,7 @@ class Authenticator:
         """The token realm, refused unless credentials and tokens would travel over TLS or stay local.
 
         A realm over plain HTTP is accepted only on a loopback host or when the user chose plain HTTP
-        (``--plain-http``); otherwise anyone on the path would read the password and the token.
+        (``RegistryOptions.plain_http``); otherwise anyone on the path would read the password and the token.
         """
         try:
             url = httpx.URL(realm)
@@ -340,8 +345,10 @@ class Authenticator:
             raise AuthError(
                 f"{self.host} named the token realm {url.scheme}://{url.netloc.decode()}{url.path} over "
                 "plain HTTP; msr-oci sends no credentials or token requests there",
-                hint="configure the registry's token realm as https://, or pass --plain-http if "
-                "plain HTTP is intended",
+                hint="configure the registry's token realm as https://",
+                what="token realm",
+                where=self.host,
+                remedies=(Remedy.PLAIN_HTTP,),
             )
         return realm
 

@@ -11,8 +11,8 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from msr_oci.errors import InvalidManifest, MsrOciError
 from msr_oci.oci.digest import digest_bytes, validate_digest
-from msr_oci.oci.errors import InvalidManifest, MsrOciError
 
 MEDIA_TYPE_IMAGE_MANIFEST: Final = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_TYPE_IMAGE_INDEX: Final = "application/vnd.oci.image.index.v1+json"

@@ -6,7 +6,7 @@ import hashlib
 import re
 from typing import Final
 
-from msr_oci.oci.errors import DigestMismatch, InvalidDigest, SizeMismatch, UnsupportedDigestAlgorithm
+from msr_oci.errors import DigestMismatch, InvalidDigest, SizeMismatch, UnsupportedDigestAlgorithm
 
 #: algorithm -> length of its lowercase hex encoding
 ALGORITHMS: Final[dict[str, int]] = {"sha256": 64, "sha512": 128}

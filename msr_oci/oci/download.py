@@ -25,8 +25,8 @@ from pathlib import Path
 
 import httpx
 
+from msr_oci.errors import NetworkError, SizeMismatch
 from msr_oci.oci.digest import Digester
-from msr_oci.oci.errors import NetworkError, SizeMismatch
 from msr_oci.oci.transport import same_origin
 
 #: blobs at least this large take this path

@@ -15,11 +15,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
 import time
 from pathlib import Path
 
+from msr_oci.errors import StorageError
 from msr_oci.oci.digest import Digester, is_digest
+from msr_oci.oci.tempfiles import atomic_file
 
 _HASH_CHUNK = 4 * 1024 * 1024
 #: files modified more recently than this are hashed every time (see ``_entry``)
@@ -61,15 +62,9 @@ class FileDigests:
         entry = entry if entry is not None else self._entry(path)
         if entry is None:
             return
-        with contextlib.suppress(OSError):
-            entry.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".", suffix=".part", dir=entry.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="ascii") as fh:
-                    fh.write(digest)
-                os.replace(tmp, entry)
-            except OSError:
-                Path(tmp).unlink(missing_ok=True)
+        # a digest not remembered is hashed again next time: no reason to fail the publish
+        with contextlib.suppress(OSError, StorageError), atomic_file(entry, prefix=".") as fh:
+            fh.write(digest.encode("ascii"))
 
     def digest(self, path: Path) -> tuple[str, int]:
         """``(digest, size)`` of a file: remembered, or hashed in one pass and remembered."""

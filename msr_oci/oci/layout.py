@@ -20,6 +20,16 @@ from typing import BinaryIO
 
 from pydantic import ValidationError
 
+from msr_oci.errors import (
+    BlobUnknown,
+    InputError,
+    InvalidManifest,
+    InvalidReference,
+    ManifestUnknown,
+    NameUnknown,
+    SizeMismatch,
+    TagChanged,
+)
 from msr_oci.oci.content import (
     ANNOTATION_REF_NAME,
     MAX_MANIFEST_SIZE,
@@ -32,16 +42,6 @@ from msr_oci.oci.content import (
     successors,
 )
 from msr_oci.oci.digest import Digester, is_digest, parse_digest
-from msr_oci.oci.errors import (
-    BlobUnknown,
-    InputError,
-    InvalidManifest,
-    InvalidReference,
-    ManifestUnknown,
-    NameUnknown,
-    SizeMismatch,
-    TagChanged,
-)
 from msr_oci.oci.reference import is_tag, validate_repository, validate_tag
 from msr_oci.oci.target import CHUNK_SIZE, Content, ProgressCallback, Target, iter_content, verified_stream
 from msr_oci.oci.tempfiles import atomic_file, remove_abandoned

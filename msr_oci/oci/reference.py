@@ -10,8 +10,8 @@ import ipaddress
 import re
 from dataclasses import dataclass, replace
 
+from msr_oci.errors import InvalidDigest, InvalidReference
 from msr_oci.oci.digest import parse_digest
-from msr_oci.oci.errors import InvalidDigest, InvalidReference
 
 # distribution/reference grammar
 _PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")

@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -20,6 +18,18 @@ from types import TracebackType
 
 import httpx
 
+from msr_oci.errors import (
+    BlobUnknown,
+    ContentTooLarge,
+    DigestMismatch,
+    InputError,
+    IntegrityError,
+    InvalidManifest,
+    ManifestUnknown,
+    MsrOciError,
+    NetworkError,
+    NotFoundError,
+)
 from msr_oci.oci.auth import repository_scope
 from msr_oci.oci.content import (
     EMPTY_DESCRIPTOR,
@@ -37,21 +47,10 @@ from msr_oci.oci.content import (
 )
 from msr_oci.oci.digest import Digester, digest_bytes, is_digest, parse_digest, verify_bytes
 from msr_oci.oci.download import DIRECT_THRESHOLD, download
-from msr_oci.oci.errors import (
-    BlobUnknown,
-    ContentTooLarge,
-    DigestMismatch,
-    InputError,
-    IntegrityError,
-    InvalidManifest,
-    ManifestUnknown,
-    MsrOciError,
-    NetworkError,
-    NotFoundError,
-)
 from msr_oci.oci.reference import Reference, validate_repository, validate_tag
 from msr_oci.oci.responses import error_from_response, registry_errors
 from msr_oci.oci.target import Content, ProgressCallback, Target, iter_content, verified_stream
+from msr_oci.oci.tempfiles import staged_file
 from msr_oci.oci.transport import RegistryOptions, Transport, read_capped, same_origin
 
 __all__ = ["Registry", "RegistryOptions", "RemoteRepository", "open_repository"]
@@ -153,6 +152,10 @@ def _next_link(header: str) -> str | None:
             if target.startswith("<") and target.endswith(">"):
                 return target[1:-1]
     return None
+
+
+#: the content whose digest ``check_deletable`` asks to delete (no manifest has it)
+_DELETE_PROBE = b"msr-oci: may this repository delete manifests?"
 
 
 class RemoteRepository(Target):
@@ -323,9 +326,26 @@ class RemoteRepository(Target):
             "UNSUPPORTED",
             "MANIFEST_INVALID",
         }:
+            if response.status_code == 405:
+                # a registry with deletion disabled says the same: the placeholder would take the
+                # tag and then stay, so find out before the tag moves
+                await self.check_deletable()
             await self._untag_through_placeholder(tag)
             return
         raise error_from_response(response, f"tag {self}:{tag}", ManifestUnknown)
+
+    async def check_deletable(self) -> None:
+        """Raise ``DeletionDisabled`` (exit 8) if this registry refuses deletes, changing nothing.
+
+        Asks to delete a manifest no one can have pushed (the digest of a fixed probe text): a
+        registry that deletes answers 404 (202 would do too), one with deletion disabled 405."""
+        probe = digest_bytes(_DELETE_PROBE)
+        response = await self._transport.request(
+            "DELETE", self._path("manifests", probe), scopes=self._delete
+        )
+        if response.status_code in (200, 202, 404):
+            return
+        raise error_from_response(response, f"manifest {self}@{probe}", ManifestUnknown)
 
     async def _untag_through_placeholder(self, tag: str) -> None:
         placeholder = ImageManifest(
@@ -380,12 +400,8 @@ class RemoteRepository(Target):
     async def _download_direct(
         self, descriptor: Descriptor, path: Path, progress: ProgressCallback | None
     ) -> bool:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-        os.close(fd)
-        tmp = Path(tmp_name)
         transport = self._transport
-        try:
+        with staged_file(path) as staged:
             async with transport.slot():
                 digester = Digester.for_digest(descriptor.digest)
                 done = await download(
@@ -394,7 +410,7 @@ class RemoteRepository(Target):
                     authorization=await transport.auth.header_for(self._pull),
                     size=descriptor.size,
                     digester=digester,
-                    destination=tmp,
+                    destination=staged.path,
                     ssl_context=transport.ssl_context,
                     timeout=transport.options.timeout,
                     user_agent=transport.options.user_agent,
@@ -403,12 +419,7 @@ class RemoteRepository(Target):
                 )
             if done:
                 digester.verify(descriptor.digest, descriptor.size, f"blob {self}@{descriptor.digest}")
-                os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        if not done:
-            tmp.unlink(missing_ok=True)
+            staged.keep = done  # not done: the registry would not serve it directly; nothing is kept
         return done
 
     async def exists(self, descriptor: Descriptor) -> bool:

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from msr_oci.oci.errors import (
+from msr_oci.errors import (
     BlobUnknown,
     DeletionDisabled,
     Denied,
@@ -20,6 +20,7 @@ from msr_oci.oci.errors import (
     NetworkError,
     NotFoundError,
     RegistryError,
+    Remedy,
     TooManyRequests,
     Unauthorized,
     UnsupportedError,
@@ -82,7 +83,14 @@ def error_from_response(
     if code == "TOOMANYREQUESTS" or status == 429:
         return TooManyRequests(text, status=status)
     if code in ("UNAUTHORIZED",) or status == 401:
-        return Unauthorized(text, hint=f"log in with `msr login {host}`", status=status, code=code)
+        return Unauthorized(
+            text,
+            status=status,
+            code=code,
+            what="credentials",
+            where=host,
+            remedies=(Remedy.LOGIN,),
+        )
     if (
         status in (400, 405)
         and (code == "UNSUPPORTED" or status == 405)

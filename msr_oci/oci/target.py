@@ -13,9 +13,9 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from types import TracebackType
 
+from msr_oci.errors import ContentTooLarge, NotFoundError, SizeMismatch, TagChanged
 from msr_oci.oci.content import MAX_MANIFEST_SIZE, Descriptor, ImageIndex, ImageManifest, parse_manifest
 from msr_oci.oci.digest import Digester
-from msr_oci.oci.errors import ContentTooLarge, NotFoundError, SizeMismatch, TagChanged
 from msr_oci.oci.offload import OFFLOAD_THRESHOLD, BatchWorker, read_file
 from msr_oci.oci.tempfiles import atomic_file
 
@@ -126,6 +126,10 @@ class Target(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 (an optional hook, a no-op by default)
         """Release connections or locks."""
+
+    async def check_deletable(self) -> None:  # noqa: B027 (an optional hook, a no-op by default)
+        """Raise ``DeletionDisabled`` if this store refuses to delete, before anything changes
+        (a registry may have deletion switched off; a layout on disk always deletes)."""
 
     def expect_push(self) -> None:  # noqa: B027 (an optional hook, a no-op by default)
         """A push follows: a store that authenticates asks for push rights up front."""

@@ -1,5 +1,9 @@
 """Temp files that tell whether their writer is still alive, and removing the abandoned ones.
 
+Every write that must never be seen half-done goes through here: ``atomic_file`` (the caller writes
+the bytes) or ``staged_file`` (a writer that opens the path itself), both a temp file beside the
+final path, renamed onto it only when the block succeeds (with ``fsync``: file, then directory).
+
 A writer holds an exclusive ``flock`` on its temp file (or temp directory) until it has renamed or
 removed it. The kernel drops the lock when the process ends, however it ends (SIGKILL, a crash, a
 power cut), so a temp entry on which a lock can be taken belongs to nobody, and removing it can
@@ -18,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from msr_oci.oci.errors import writing
+from msr_oci.errors import writing
 
 #: suffix of temp files beside their final path: ``.<name>.<random>.part``
 TEMP_SUFFIX = ".part"
@@ -64,12 +68,10 @@ def atomic_file(
 
     The temp file (``.<name>.<random><suffix>`` beside ``path``) is locked until it is renamed or
     removed, so cleaners leave it alone; a failure removes it. Write errors name ``path``. ``mode``:
-    permission bits set before the rename (default 0o600, from ``mkstemp``).
+    permission bits set before the rename (default 0o600, from ``mkstemp``). ``fsync``: the file's
+    bytes reach the disk before the rename, and the rename before the block ends.
     """
-    with writing(path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = _locked_temp_file(path.parent, prefix or f".{path.name}.", suffix)
-    try:
+    with _staged(path, prefix, suffix) as (fd, tmp):
         with os.fdopen(fd, "wb", closefd=False) as fh:
             yield _NamingWriter(fh, path)
             with writing(path):
@@ -78,13 +80,58 @@ def atomic_file(
                     os.fsync(fd)
                 if mode is not None:
                     os.fchmod(fd, mode)
-        with writing(path):
-            os.replace(tmp, path)
+        _commit(tmp, path, fsync)
+
+
+class StagedFile:
+    """A locked temp path for a writer that opens it itself; ``keep = False`` drops it at the end."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.keep = True
+
+
+@contextlib.contextmanager
+def staged_file(path: Path, *, suffix: str = TEMP_SUFFIX, fsync: bool = False) -> Iterator[StagedFile]:
+    """Like ``atomic_file``, for writers that open the temp path themselves (a direct download):
+    renamed onto ``path`` when the block succeeds and ``keep`` is still set, else removed."""
+    with _staged(path, None, suffix) as (fd, tmp):
+        staged = StagedFile(tmp)
+        yield staged
+        if not staged.keep:
+            tmp.unlink(missing_ok=True)
+            return
+        if fsync:
+            with writing(path):
+                os.fsync(fd)
+        _commit(tmp, path, fsync)
+
+
+@contextlib.contextmanager
+def _staged(path: Path, prefix: str | None, suffix: str) -> Iterator[tuple[int, Path]]:
+    """A locked temp file beside ``path``: removed if the block fails, closed when it ends."""
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = _locked_temp_file(path.parent, prefix or f".{path.name}.", suffix)
+    try:
+        yield fd, tmp
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     finally:
         os.close(fd)
+
+
+def _commit(tmp: Path, path: Path, fsync: bool) -> None:
+    """Rename ``tmp`` onto ``path``; with ``fsync`` also the directory, so the rename survives a crash."""
+    with writing(path):
+        os.replace(tmp, path)
+        if fsync:
+            directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
 
 
 def _locked_temp_file(directory: Path, prefix: str, suffix: str) -> tuple[int, Path]:

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import httpx
 
 from msr_oci._version import __version__
+from msr_oci.errors import AuthError, NetworkError, Remedy, TlsVerificationFailed
 from msr_oci.oci.auth import Authenticator, Credentials, load_credentials
 from msr_oci.oci.connections import open_client
-from msr_oci.oci.errors import AuthError, NetworkError
 from msr_oci.oci.reference import is_loopback_host
 
 #: a request body: bytes, or a factory giving a fresh async stream for every attempt
@@ -99,21 +99,42 @@ async def read_capped(response: httpx.Response, limit: int) -> bytes:
     return b"".join(parts)
 
 
-async def _buffer_error_body(response: httpx.Response) -> None:
-    """Make ``response.content`` the (capped) error body so error mapping can read it."""
+#: headers that describe the body on the wire, not the (already decoded, maybe capped) body we keep
+_WIRE_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
+
+
+async def _buffered(response: httpx.Response, limit: int) -> httpx.Response:
+    """A response like ``response`` whose ``content`` is its body read up to ``limit`` bytes.
+
+    Built through httpx's public constructor rather than by writing its private body slot; the
+    streamed original is left for the caller to close.
+    """
+    body = (await read_capped(response, limit))[:limit]
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _WIRE_HEADERS]
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=body,
+        request=response.request,
+        extensions=response.extensions,
+    )
+
+
+async def _buffer_error_body(response: httpx.Response) -> httpx.Response:
+    """The response with its (capped) error body readable as ``content``, for error mapping."""
     # an error body is small by contract; a hostile server cannot make us buffer more than the cap
-    response._content = (await read_capped(response, MAX_ERROR_BODY))[:MAX_ERROR_BODY]
+    return await _buffered(response, MAX_ERROR_BODY)
 
 
 async def _read_body(
     response: httpx.Response, on_error: Callable[[httpx.RequestError], NetworkError]
-) -> None:
+) -> httpx.Response:
     """Read a whole (error bodies: capped) response and close it; a broken body is a ``NetworkError``."""
     try:
         if response.status_code >= 400:
-            await _buffer_error_body(response)
-        else:
-            await response.aread()
+            return await _buffer_error_body(response)
+        await response.aread()
+        return response
     except httpx.RequestError as exc:
         raise on_error(exc) from None
     finally:
@@ -210,7 +231,8 @@ class Transport:
             if not stream:
                 # small answers only (token endpoints): a hostile server cannot make us buffer more
                 try:
-                    response._content = (await read_capped(response, MAX_SMALL_BODY))[: MAX_SMALL_BODY + 1]
+                    # one past the cap stays, so the reader sees the answer is over it
+                    response = await _buffered(response, MAX_SMALL_BODY + 1)
                 finally:
                     await response.aclose()
         except httpx.RequestError as exc:
@@ -221,13 +243,15 @@ class Transport:
         text = str(exc) or exc.__class__.__name__
         tls_failure = any(word in text.upper() for word in ("SSL", "CERTIFICATE", "TLS", "WRONG_VERSION"))
         where = f"{url.host}:{url.port}" if url.port else str(url.host)
-        hint = "check the host name and that the registry is running"
         if tls_failure:
-            hint = "TLS verification failed: pass the registry's CA bundle (--ca-file) or use --insecure"
-        elif url.scheme == "https":
-            hint += "; if it serves plain HTTP use --plain-http"
-        # detail "tls" marks a verification failure: retrying cannot fix it
-        detail = "tls" if tls_failure else None
+            # a verification failure is its own type: retrying cannot fix it
+            return TlsVerificationFailed(
+                f"cannot reach {where} over {self.transport_name}: {text}",
+                hint="TLS verification failed",
+                what="TLS verification",
+                where=where,
+                remedies=(Remedy.CA_FILE, Remedy.INSECURE),
+            )
         if isinstance(
             exc, httpx.ReadError | httpx.WriteError | httpx.RemoteProtocolError | httpx.ReadTimeout
         ):
@@ -235,9 +259,14 @@ class Transport:
             return NetworkError(
                 f"connection to {where} over {self.transport_name} broke off: {text}",
                 hint="retry; if it keeps happening, check the network or proxies in between",
+                where=where,
             )
         return NetworkError(
-            f"cannot reach {where} over {self.transport_name}: {text}", hint=hint, detail=detail
+            f"cannot reach {where} over {self.transport_name}: {text}",
+            hint="check the host name and that the registry is running",
+            what="connection",
+            where=where,
+            remedies=(Remedy.PLAIN_HTTP,) if url.scheme == "https" else (),
         )
 
     async def _exchange(
@@ -312,9 +341,9 @@ class Transport:
                 response = await self._attempt(method, url, headers, body, scopes)
                 if read_body and (response.status_code not in retry_statuses or last):
                     # a body cut short is a failed attempt like a refused connection: retry it
-                    await _read_body(response, lambda exc: self._network_error(exc, url))
+                    response = await _read_body(response, lambda exc: self._network_error(exc, url))
             except NetworkError as exc:
-                if last or exc.detail == "tls":
+                if last or not exc.retryable:
                     raise
                 await asyncio.sleep(self._backoff(attempt))
                 continue
@@ -367,8 +396,9 @@ class Transport:
             response = await self._with_retries(method, self.url(path), headers or {}, None, scopes, True)
             try:
                 if response.status_code >= 400:
-                    await _buffer_error_body(response)
-                yield response
+                    yield await _buffer_error_body(response)
+                else:
+                    yield response
             except httpx.RequestError as exc:
                 # the body broke off while the caller was reading it (reset, truncated, timed out)
                 raise self._network_error(exc, response.url) from None

@@ -11,8 +11,8 @@ What this protects against, and what not, is spelled out in docs/security.md ("T
 
 from __future__ import annotations
 
+from msr_oci.errors import IntegrityError, InvalidManifest, NotFoundError, Remedy
 from msr_oci.oci import Target
-from msr_oci.oci.errors import IntegrityError, InvalidManifest, NotFoundError
 from msr_oci.oci.layout import OCILayout
 from msr_oci.registry import alias_log
 from msr_oci.registry.alias_log import AliasEntry
@@ -134,7 +134,8 @@ class AliasHistory:
             f"the alias log of {name}:{alias} was rewritten: entry {pin.entry}, its head when this machine "
             f"read it on {pin.seen_at:%Y-%m-%d %H:%M} UTC, is not in the history of its head now "
             f"({head.entry_digest})",
-            hint="someone with push rights replaced that history; if you trust the log as it is now, "
-            f"forget this machine's record (`msr alias forget {name} {alias}`, file "
-            f"{self.pins.path(location_of(target), alias)})",
+            hint="someone with push rights replaced that history; this machine's record is "
+            f"{self.pins.path(location_of(target), alias)}",
+            where=f"{name} {alias}",
+            remedies=(Remedy.FORGET_ALIAS_RECORD,),
         )

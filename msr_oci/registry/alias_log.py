@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
+from msr_oci.errors import InputError, InvalidManifest
 from msr_oci.oci import (
     ANNOTATION_CREATED,
     EMPTY_DESCRIPTOR,
@@ -29,10 +30,9 @@ from msr_oci.oci import (
     is_tag,
 )
 from msr_oci.oci.content import ANNOTATION_AUTHORS, MEDIA_TYPE_IMAGE_MANIFEST
-from msr_oci.oci.errors import InputError, InvalidManifest
+from msr_oci.registry.refs import ALIAS_LOG_PREFIX
 from msr_oci.revision.versions import parse_semver
 
-ALIAS_LOG_PREFIX: Final = "_alias."
 ALIAS_ARTIFACT_TYPE: Final = "application/vnd.backend.ai.model-serving.alias.v1+json"
 _ANN: Final = "ai.backend.model-serving.alias"
 ANN_ALIAS: Final = _ANN

@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from msr_oci.errors import InputError
 from msr_oci.oci.digest import is_digest
-from msr_oci.oci.errors import InputError
 from msr_oci.oci.tempfiles import atomic_file
 
 STATE_ENV: Final = "MSR_STATE_DIR"

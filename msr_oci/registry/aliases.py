@@ -14,9 +14,9 @@ import random
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from msr_oci.errors import ConflictError, NotFoundError, Remedy, TagChanged
 from msr_oci.oci import EMPTY_DESCRIPTOR, Descriptor, ImageManifest, Target, parse_manifest
 from msr_oci.oci.content import EMPTY_JSON
-from msr_oci.oci.errors import ConflictError, NotFoundError, TagChanged
 from msr_oci.oci.target import READ_BACK_DELAY
 from msr_oci.registry import alias_log
 from msr_oci.registry.alias_checks import active_by_digest, warn_disagreements
@@ -154,6 +154,7 @@ class AliasStore:
         heads = await self.heads(target, [alias])
         if alias not in heads or not heads[alias].active:
             raise NotFoundError(f"{name} has no alias {alias!r}")
+        await target.check_deletable()  # untagging deletes: refuse before the log says "removed"
         return await self._move(target, alias, None, None, ACTION_REMOVE, by)
 
     async def rollback(
@@ -178,7 +179,12 @@ class AliasStore:
                 return await self.set(
                     name, alias, "@" + entry.digest, by=by, action=ACTION_ROLLBACK, policy=policy
                 )
-        raise NoEarlierVersion(f"{name}: alias {alias!r} has held no other version", hint="give --to VERSION")
+        raise NoEarlierVersion(
+            f"{name}: alias {alias!r} has held no other version",
+            what="alias",
+            where=f"{name}:{alias}",
+            remedies=(Remedy.TO_VERSION,),
+        )
 
     async def forget(
         self, target: Target, digest: str, scan: RepositoryTags, *, by: str | None = None

@@ -9,6 +9,14 @@ import zlib
 from pathlib import Path, PurePosixPath
 from typing import IO, cast
 
+from msr_oci.errors import (
+    ContentTooLarge,
+    InputError,
+    IntegrityError,
+    SizeMismatch,
+    UnsafePath,
+    writing,
+)
 from msr_oci.oci.content import (
     MAX_MANIFEST_SIZE,
     MEDIA_TYPE_IMAGE_INDEX,
@@ -19,14 +27,6 @@ from msr_oci.oci.content import (
     successors,
 )
 from msr_oci.oci.digest import Digester, parse_digest
-from msr_oci.oci.errors import (
-    ContentTooLarge,
-    InputError,
-    IntegrityError,
-    SizeMismatch,
-    UnsafePath,
-    writing,
-)
 from msr_oci.oci.layout import BLOBS_DIR, INDEX_FILE, LAYOUT_FILE
 from msr_oci.oci.target import CHUNK_SIZE
 from msr_oci.oci.tempfiles import atomic_file

@@ -4,9 +4,15 @@ The one implementation, as a thin facade over collaborators that each own one co
 
 * ``Targets`` (targets.py): the namespace and the pooled content stores;
 * ``RevisionReader`` (reader.py): the one read-and-verify path, through ``ContentCache`` (cache.py);
-* ``Revisions`` (revisions.py): publish, get, update, history, delete, archive;
+* ``Revisions`` (revisions.py): publish, get, update, history;
+* ``MetadataEdits`` (metadata_edits.py): labels, metrics, description as an update of a version;
 * ``Listing`` (listing.py, with repository_index.py): list revisions and names, build the index;
-* ``AliasStore`` (aliases.py): the one writer of alias tags and the alias log;
+* ``RemovalPlanner`` (removal.py): what archiving or deleting would remove;
+  ``Archiving`` (archiving.py, records: archive_records.py): archive, unarchive, list archived;
+  ``Deletion`` (deletion.py): delete one revision or every revision of a name (their calls:
+  lifecycle_calls.py);
+* ``AliasStore`` (aliases.py): the one writer of alias tags and the alias log (its calls:
+  alias_calls.py);
 * ``Transfers`` (transfers.py): fetch, pull, copy, export; ``ArchiveImport`` (imports.py): import;
 * governance (governance_calls.py, governance.py, policies.py, audit_trail.py): signatures,
   approvals, policies and the audit timeline, built on first use.
@@ -24,15 +30,20 @@ from typing import TYPE_CHECKING, Any
 
 from msr_oci.oci import ProgressCallback, Reference, Target
 from msr_oci.oci.remote import RegistryOptions
-from msr_oci.registry.alias_log import ACTION_SET, AliasEntry
+from msr_oci.registry.alias_calls import AliasCalls
 from msr_oci.registry.aliases import AliasStore, NoEarlierVersion
+from msr_oci.registry.archiving import ArchivedRevision, Archiving
 from msr_oci.registry.cache import ContentCache
+from msr_oci.registry.deletion import Deletion
 from msr_oci.registry.diff import DiffEntry, diff_revisions
 from msr_oci.registry.governance_calls import GovernanceCalls
 from msr_oci.registry.imports import ArchiveImport
+from msr_oci.registry.lifecycle_calls import LifecycleCalls
 from msr_oci.registry.listing import Listing, SortOrder
+from msr_oci.registry.metadata_edits import MetadataEdits
 from msr_oci.registry.namespace import Namespace
 from msr_oci.registry.reader import RevisionReader
+from msr_oci.registry.removal import RemovalPlan, RemovalPlanner
 from msr_oci.registry.render import DeploymentIds, RenderTarget, render_revision
 from msr_oci.registry.revisions import Revisions
 from msr_oci.registry.targets import Targets
@@ -44,15 +55,17 @@ if TYPE_CHECKING:
     from msr_oci.registry.governance import PolicyChoice
 
 __all__ = [
+    "ArchivedRevision",
     "AsyncRemoteRegistry",
     "FetchedRevision",
     "NoEarlierVersion",
+    "RemovalPlan",
     "SortOrder",
     "VersionExists",
 ]
 
 
-class AsyncRemoteRegistry(GovernanceCalls):
+class AsyncRemoteRegistry(AliasCalls, LifecycleCalls, GovernanceCalls):
     """Revisions in ``namespace``: ``registry.example.com/team``, ``127.0.0.1:5000/serving`` or a path.
 
     ``None`` means ``$MSR_REGISTRY``, else the embedded local store. Connections are pooled per
@@ -75,6 +88,10 @@ class AsyncRemoteRegistry(GovernanceCalls):
         self.aliases = AliasStore(self.targets, self.reader, governed)
         self.revisions = Revisions(self.targets, self.reader, self.aliases, self.cache, governed)
         self.listing = Listing(self.targets, self.reader, self.aliases)
+        self.metadata = MetadataEdits(self.targets, self.reader, self.revisions)
+        self.planner = RemovalPlanner(self.targets, self.reader, self.aliases)
+        self.archiving = Archiving(self.targets, self.reader, self.aliases, self.planner, self.listing)
+        self.deletion = Deletion(self.targets, self.aliases, self.cache, self.planner)
         self.transfers = Transfers(self.targets, self.reader, self.cache, governed)
         self.imports = ArchiveImport(self.targets, self.revisions.version_tags, self.aliases)
 
@@ -177,9 +194,10 @@ class AsyncRemoteRegistry(GovernanceCalls):
         """Revision names in the namespace (one exact ``name`` filter needs no catalog request)."""
         return await self.listing.names(filters)
 
-    async def versions(self, name: str) -> list[str]:
-        """Versions of a revision, in semver order."""
-        return await self.revisions.versions(name)
+    async def versions(self, name: str, *, missing_ok: bool = True) -> list[str]:
+        """Versions of a revision, in semver order; with ``missing_ok=False``, a name the registry
+        or store does not know is an error (``RevisionNotFound``) rather than ``[]``."""
+        return await self.revisions.versions(name, missing_ok=missing_ok)
 
     async def update_revision(
         self, revision_id: str, revision: ModelServingRevision, *, progress: ProgressCallback | None = None
@@ -192,66 +210,7 @@ class AsyncRemoteRegistry(GovernanceCalls):
         """The revision and every revision it superseded, newest first."""
         return await self.revisions.history(revision_id)
 
-    async def delete_revision(self, revision_id: str) -> None:
-        """Remove the revision's manifest and every tag pointing at it (blobs are left to registry GC).
-
-        Aliases pointing at it are removed first, each removal recorded in its log."""
-        await self.revisions.delete(revision_id)
-
-    async def archive(self, revision_id: str) -> list[str]:
-        """Untag the revision (version, aliases) but keep its digest fetchable; returns the tags removed.
-
-        Each alias removed is recorded in its log."""
-        return await self.revisions.archive(revision_id)
-
-    # ---- aliases ------------------------------------------------------------------------------------
-
-    async def set_alias(
-        self,
-        name: str,
-        alias: str,
-        version: str,
-        *,
-        by: str | None = None,
-        action: str = ACTION_SET,
-        policy: PolicyChoice | None = None,
-    ) -> AliasEntry:
-        """Point ``alias`` at a version (or ``@sha256:...`` digest) of ``name``, recording the move.
-
-        With ``policy``, refused (``PolicyNotSatisfied``) unless the revision meets the policy's rule
-        for the alias; ``"repository"`` applies the repository's stored policy when it has one."""
-        return await self.aliases.set(name, alias, version, by=by, action=action, policy=policy)
-
-    async def remove_alias(self, name: str, alias: str, *, by: str | None = None) -> AliasEntry:
-        """Remove ``alias`` (its tag), recording the removal in its log."""
-        return await self.aliases.remove(name, alias, by=by)
-
-    async def list_aliases(self, name: str) -> dict[str, AliasEntry]:
-        """Active aliases of ``name`` and what each points at."""
-        return await self.aliases.active(name)
-
-    async def alias_history(self, name: str, alias: str) -> list[AliasEntry]:
-        """Every move of ``alias``, newest first. Every link is checked, and the head this machine saw
-        last must still be in it (``BrokenAliasLog``, ``AliasLogRewritten``: alias_history.py)."""
-        return await self.aliases.history(name, alias)
-
-    async def forget_alias_record(self, name: str, alias: str) -> bool:
-        """Forget the head of ``alias``'s log this machine saw last, so the next read trusts the log
-        as it is (after a rewrite of its history you have checked). Whether there was one."""
-        return self.aliases.forget_record(name, alias)
-
-    async def rollback(
-        self,
-        name: str,
-        alias: str,
-        to_version: str | None = None,
-        *,
-        by: str | None = None,
-        policy: PolicyChoice | None = None,
-    ) -> AliasEntry:
-        """Move ``alias`` back to the version it held before (or to ``to_version``); ``policy`` as in
-        ``set_alias``."""
-        return await self.aliases.rollback(name, alias, to_version, by=by, policy=policy)
+    # delete_revision, with archiving and the metadata edits: LifecycleCalls (lifecycle_calls.py)
 
     # ---- fetching files and moving revisions --------------------------------------------------------
 
@@ -282,11 +241,17 @@ class AsyncRemoteRegistry(GovernanceCalls):
         progress: ProgressCallback | None = None,
         policy: PolicyChoice | None = None,
         stage: str | None = None,
+        force: bool = False,
     ) -> ModelServingRevision:
-        """Write a revision's files into ``destination``, each verified, through temp files and renames
-        (with ``policy``: only once the deploy gate passes, as in ``fetch``)."""
+        """Write a revision's files into ``destination``, each verified (with ``policy``: only once
+        the deploy gate passes, as in ``fetch``), with the record's description, labels, metrics...
+        in ``revision.yaml`` when the revision has none of its own (see ``pulled_record``).
+
+        A destination that holds anything is refused (``DestinationNotEmpty``, exit 5) unless
+        ``force``, which makes it hold exactly the revision. Files are staged inside the destination
+        and moved into place only once every one is verified: a failed pull changes nothing."""
         return await self.transfers.pull(
-            revision_ref, destination, progress=progress, policy=policy, stage=stage
+            revision_ref, destination, progress=progress, policy=policy, stage=stage, force=force
         )
 
     async def copy(

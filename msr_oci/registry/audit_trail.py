@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 
+from msr_oci.errors import NotFoundError
 from msr_oci.governance.audit import AuditEvent, attestation_event, revision_event, timeline
 from msr_oci.governance.errors import GovernanceError
 from msr_oci.governance.evaluation import claims_of, examine
 from msr_oci.governance.policy import Policy
 from msr_oci.oci import Reference
-from msr_oci.oci.errors import NotFoundError
 from msr_oci.registry.aliases import AliasStore
 from msr_oci.registry.governance import RevisionGovernance
 from msr_oci.registry.revisions import Revisions

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from msr_oci.oci.errors import InputError
+from msr_oci.errors import InputError
 from msr_oci.revision import ModelServingRevision, version_matches
 from msr_oci.revision.summary import RevisionSummary
 

@@ -13,6 +13,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from msr_oci.errors import InputError, IntegrityError, NotFoundError
 from msr_oci.governance.approvals import APPROVAL_PREDICATE, Approval, sign_approval
 from msr_oci.governance.bundles import BUNDLE_MEDIA_TYPE, SigningMaterial, StatementSigner, read_claim
 from msr_oci.governance.errors import AttestationRefused
@@ -23,7 +24,6 @@ from msr_oci.governance.signing import MODEL_SIGNATURE_PREDICATE, sign_revision
 from msr_oci.governance.trust import TrustStore
 from msr_oci.oci import EMPTY_DESCRIPTOR, Descriptor, ImageManifest, Reference, Target, parse_manifest
 from msr_oci.oci.content import EMPTY_JSON
-from msr_oci.oci.errors import InputError, IntegrityError, NotFoundError
 from msr_oci.registry.policies import (
     REPOSITORY_POLICY,
     NoStoredPolicy,

@@ -20,9 +20,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from msr_oci.errors import ConflictError, InputError, InvalidManifest, Remedy
 from msr_oci.oci import Descriptor, ImageManifest, Reference
-from msr_oci.oci.copy import copy_graph
-from msr_oci.oci.errors import ConflictError, InputError, InvalidManifest
+from msr_oci.oci.graph_copy import copy_graph
 from msr_oci.oci.layout import OCILayout
 from msr_oci.registry.alias_log import InvalidAlias, validate_alias
 from msr_oci.registry.aliases import AliasStore
@@ -84,7 +84,7 @@ class ArchiveImport:
             )
         except VersionExists as exc:
             raise VersionExists(
-                f"{tar_path}: {exc.message}", hint="import with --force to replace it"
+                f"{tar_path}: {exc.message}", where=exc.where, remedies=(Remedy.OVERWRITE,)
             ) from None
 
     async def _check_aliases(
@@ -103,7 +103,8 @@ class ArchiveImport:
                         f"{tar_path}: the archive tags {revision.revision.name}:{alias} at "
                         f"{revision.revision.version} ({published}), but {alias} points at "
                         f"{head.version} ({head.digest}) here",
-                        hint="import with --force to move the alias (the move is recorded in its history)",
+                        where=f"{revision.revision.name}:{alias}",
+                        remedies=(Remedy.MOVE_ALIASES,),
                     )
 
     async def _publish(
@@ -157,12 +158,12 @@ def _alias_tag(tar_path: Path, revision: ModelServingRevision, tag: str) -> str:
     if tag.startswith(RESERVED_TAG_PREFIX):
         raise InputError(
             f"{what}; tags starting with '_' are msr's own records (alias logs, indexes), never imported",
-            hint="export the revision again (`msr export`), or remove that tag from the archive's index.json",
+            hint="export the revision again, or remove that tag from the archive's index.json",
         )
     try:
         return validate_alias(tag)
     except InvalidAlias as exc:
         raise InputError(
             f"{what}, which is neither its version nor a valid alias: {exc.message}",
-            hint="tag the archive with the revision's version (`msr export` does) or with an alias name",
+            hint="tag the archive with the revision's version (as export does) or with an alias name",
         ) from None

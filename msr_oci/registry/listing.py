@@ -24,8 +24,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, TypeVar
 
+from msr_oci.errors import IntegrityError, NotFoundError
 from msr_oci.oci import Descriptor, ImageManifest, Target
-from msr_oci.oci.errors import IntegrityError, NotFoundError
 from msr_oci.registry import repository_index
 from msr_oci.registry.aliases import AliasStore
 from msr_oci.registry.filters import Predicate, compile_filter, could_match
@@ -105,7 +105,9 @@ class Listing:
         """The current revision of every version of ``name`` that matches (aliases attached)."""
         ref = self.targets.repository_ref(name)
         target = self.targets.target(ref)
-        tags, index = await both(self.targets.tags(target), repository_index.read(target, name))
+        tags, index = await both(
+            self.targets.tags(target), repository_index.read(target, name, self.reader.cache)
+        )
         scan = _classified(name, tags)
         by_digest = await self.aliases.by_digest(target, scan.alias_names) if scan.alias_names else {}
         every_alias = {alias for names in by_digest.values() for alias in names}
@@ -115,14 +117,17 @@ class Listing:
         def aliases_of(digest: str) -> list[str]:
             return sorted(by_digest.get(digest, []))
 
+        def located(summary: RevisionSummary, tag: str, digest: str) -> RevisionSummary:
+            return replace(summary, name=name, version=scan.versions[tag], aliases=aliases_of(digest))
+
         wanted = [
-            descriptor.digest
-            for descriptor, summary in found.values()
-            if summary is None or predicate(replace(summary, aliases=aliases_of(descriptor.digest)))
+            (tag, descriptor.digest)
+            for tag, (descriptor, summary) in found.items()
+            if summary is None or predicate(located(summary, tag, descriptor.digest))
         ]
         tags_of: dict[str, list[str]] = {}
-        for tag, (descriptor, _) in found.items():
-            tags_of.setdefault(descriptor.digest, []).append(tag)
+        for tag, digest in wanted:
+            tags_of.setdefault(digest, []).append(tag)
 
         async def load(digest: str) -> ModelServingRevision | None:
             """The revision, or ``None`` (reported) when it cannot be read: one unreadable revision
@@ -132,23 +137,39 @@ class Listing:
             except NotARevision as exc:  # an index entry behind a tag another tool moved
                 _log.debug("%s@%s skipped: %s", name, digest, exc.message)
             except (IntegrityError, NotFoundError) as exc:
-                versions = ", ".join(f"{name}:{tag}" for tag in sorted(tags_of.get(digest, [])))
+                versions = ", ".join(f"{name}:{tag}" for tag in sorted(tags_of[digest]))
                 _log.warning("skipped %s (%s): it cannot be read: %s", versions, digest, exc)
             return None
 
-        loaded = await self.targets.gather(
-            (load(digest) for digest in dict.fromkeys(wanted)), limit=LISTING_CONCURRENCY
-        )
-        revisions = [r.model_copy(update={"aliases": aliases_of(r.digest or "")}) for r in loaded if r]
+        digests = list(tags_of)
+        loaded = await self.targets.gather((load(digest) for digest in digests), limit=LISTING_CONCURRENCY)
+        by_digest_loaded = dict(zip(digests, loaded, strict=True))
+        # one row per version tag, named where it was found: a copy under another name or version
+        # (same digest) is its own row, not a second row of the original
+        revisions = [
+            revision.model_copy(
+                update={"name": name, "version": scan.versions[tag], "aliases": aliases_of(digest)}
+            )
+            for tag, digest in wanted
+            if (revision := by_digest_loaded[digest]) is not None
+        ]
         return [r for r in revisions if predicate(r)]
 
 
-async def versions_of(targets: Targets, reader: RevisionReader, name: str) -> list[str]:
-    """The versions of ``name``: version tags pointing at revision manifests, in semver order."""
+async def versions_of(
+    targets: Targets, reader: RevisionReader, name: str, tags: list[str] | None = None
+) -> list[str]:
+    """The versions of ``name``: version tags pointing at revision manifests, in semver order
+    (``tags``: the repository's tags when already read)."""
     target = targets.target(targets.repository_ref(name))
-    tags, index = await both(targets.tags(target), repository_index.read(target, name))
+    index = repository_index.read(target, name, reader.cache)
+    if tags is None:
+        tags, read = await both(targets.tags(target), index)
+    else:
+        read = await index
+    assert tags is not None
     scan = _classified(name, tags)
-    found = await current_versions(targets, reader, name, list(scan.versions), index)
+    found = await current_versions(targets, reader, name, list(scan.versions), read)
     return sorted((scan.versions[tag] for tag in found), key=version_sort_key)
 
 

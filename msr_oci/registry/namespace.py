@@ -9,8 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from msr_oci.errors import InvalidReference
 from msr_oci.oci import Reference, looks_like_host
-from msr_oci.oci.errors import InvalidReference
 from msr_oci.oci.layout import default_store_path
 from msr_oci.oci.reference import validate_host, validate_repository
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, Literal
 
+from msr_oci.errors import InputError, NotFoundError
 from msr_oci.governance.audit import AuditEvent
 from msr_oci.governance.bundles import SigningMaterial, StatementSigner
 from msr_oci.governance.errors import GovernanceError, PolicyInvalid, UntrustedPolicy
@@ -30,7 +31,6 @@ from msr_oci.governance.referrers import created_at
 from msr_oci.governance.trust import TrustPin, TrustStore
 from msr_oci.oci import EMPTY_DESCRIPTOR, ImageManifest, Reference, Target
 from msr_oci.oci.content import EMPTY_JSON
-from msr_oci.oci.errors import InputError, NotFoundError
 from msr_oci.registry.reader import RevisionReader
 from msr_oci.registry.targets import Targets
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from msr_oci.errors import InvalidManifest, NameUnknown, NotFoundError, Remedy
 from msr_oci.oci import (
     MEDIA_TYPE_IMAGE_MANIFEST,
     Descriptor,
@@ -16,8 +17,8 @@ from msr_oci.oci import (
     Target,
     parse_manifest,
 )
-from msr_oci.oci.errors import InvalidManifest, NameUnknown, NotFoundError
 from msr_oci.registry.cache import ContentCache
+from msr_oci.registry.not_found import explain_not_found
 from msr_oci.registry.targets import Targets
 from msr_oci.revision import (
     ModelServingRevision,
@@ -71,7 +72,14 @@ class RevisionReader:
         return descriptor, manifest
 
     async def manifest(self, ref: Reference) -> tuple[Descriptor, ImageManifest]:
-        """The revision manifest ``ref`` names, verified (a bare name means its latest version)."""
+        """The revision manifest ``ref`` names, verified (a bare name means its latest version);
+        ``RevisionNotFound`` says which name, version, alias or digest is missing."""
+        try:
+            return await self._manifest(ref)
+        except NotFoundError as exc:
+            raise await explain_not_found(self.targets, ref, exc) from None
+
+    async def _manifest(self, ref: Reference) -> tuple[Descriptor, ImageManifest]:
         target = self.targets.target(ref)
         if ref.tag is None and ref.digest is None:
             ref = await self.latest(ref)
@@ -119,4 +127,7 @@ class RevisionReader:
                 continue
             self.cache.put_small(descriptor, data)
             return ref.with_tag(tag).with_digest(descriptor.digest)
-        raise NameUnknown(f"no versions of {ref.name}", hint="publish one with `msr push`")
+        missing = NameUnknown(
+            f"no versions of {ref.name}", what="versions", where=ref.name, remedies=(Remedy.PUBLISH,)
+        )
+        raise await explain_not_found(self.targets, ref, missing)

@@ -8,7 +8,8 @@ Tags of a revision repository (see docs/conventions.md):
 
 * ``<version>``: a revision's version tag;
 * ``<alias>``: an alias, recognised by its log ``_alias.<alias>`` (registry/alias_log.py);
-* ``_...``: reserved for the registry's own records (alias logs, ``_index``, ``_policy``);
+* ``_...``: reserved for the registry's own records (alias logs, ``_index``, ``_policy``, archive
+  records ``_archived.<hex>`` and the tags keeping archived revisions, ``_archived.<hex>.revision``);
 * ``sha256-<hex>``: the referrers tag schema's fallback tags, and ``sha256-<hex>.sig`` / ``.att`` /
   ``.sbom``, cosign's, written by other tools: never versions.
 
@@ -21,18 +22,22 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from msr_oci.oci import Reference
-from msr_oci.registry.alias_log import ALIAS_LOG_PREFIX
-from msr_oci.registry.namespace import Namespace
-from msr_oci.revision import check_version, tag_to_version, version_to_tag
+from msr_oci.errors import InputError
+from msr_oci.oci.reference import Reference
+from msr_oci.revision.versions import check_version, tag_to_version, version_to_tag
+
+if TYPE_CHECKING:
+    from msr_oci.registry.namespace import Namespace
 
 #: tags other tools derive from a digest: the referrers API's fallback tags (distribution spec,
 #: "referrers tag schema") and cosign's signature, attestation and SBOM tags (``sha256-<hex>.sig``)
 DIGEST_DERIVED_TAG: Final = re.compile(r"^(sha256|sha512)-[0-9a-f]{64,128}(\.[A-Za-z0-9]+)?$")
 #: tags starting with this are the registry's own records, never versions
 RESERVED_TAG_PREFIX: Final = "_"
+#: the alias log of alias ``a`` lives under the tag ``_alias.a`` (registry/alias_log.py)
+ALIAS_LOG_PREFIX: Final = "_alias."
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,29 @@ class RevisionRef:
         parent, _, name = ref.repository.rpartition("/")
         namespace = f"{ref.registry}/{parent}" if parent else ref.registry
         return cls(namespace, name, ref.tag, ref.digest, version)
+
+    @classmethod
+    def parse_name(cls, text: str) -> RevisionRef:
+        """Parse a reference that names a revision without a version, alias or digest."""
+        ref = cls.parse(text)
+        if ref.tag or ref.digest:
+            raise InputError(f"expected a revision name, got {text!r}", hint="drop the :tag or @digest")
+        return ref
+
+    @classmethod
+    def parse_versioned(cls, text: str) -> RevisionRef:
+        """Parse a reference that must name a version (what a publish writes): ``[ns/]name:version``.
+
+        The version is taken as written and checked by the publish, whose rules (SemVer unless told
+        otherwise, no alias names) say more than a tag's grammar would."""
+        head, slash, last = text.rpartition("/")
+        name, colon, version = last.partition(":")
+        if not colon or not version:
+            raise InputError(
+                f"{text!r} names no version", hint="write NAME:VERSION, e.g. fraud-detector:1.0.0"
+            )
+        located = cls.parse_name(f"{head}{slash}{name}")
+        return cls(located.namespace, located.name, version_to_tag(version), None, version)
 
     def locate(self, namespace: Namespace) -> Reference:
         """The absolute reference: in ``namespace``, unless the text named its own registry."""

@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from msr_oci.oci.errors import InputError
+from msr_oci.errors import InputError
 from msr_oci.registry.render_strategies import strategy_v1, strategy_v2
 from msr_oci.revision import ModelServingRevision
 

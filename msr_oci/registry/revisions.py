@@ -1,8 +1,8 @@
-"""Revisions: publish, get, update, history, versions, delete, archive (listing: listing.py).
+"""Revisions: publish, get, update, history, versions (listing: listing.py; archiving and deleting:
+archiving.py and deletion.py; metadata edits: metadata_edits.py).
 
 Publishing writes blobs first and the manifest last, tagged with the version, then the repository
-index entry (where the repository keeps one). Aliases are left to ``AliasStore``: archiving or
-deleting a revision asks it to ``forget`` the aliases pointing there, each removal logged.
+index entry (where the repository keeps one). Aliases are left to ``AliasStore``.
 """
 
 from __future__ import annotations
@@ -11,15 +11,16 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from msr_oci.errors import InputError, InvalidManifest, NameUnknown
 from msr_oci.oci import Descriptor, ProgressCallback, Reference, Target
-from msr_oci.oci.errors import InputError, InvalidManifest
-from msr_oci.registry import repository_index
+from msr_oci.oci.progress import events
 from msr_oci.registry.alias_checks import active_by_digest, warn_disagreements
 from msr_oci.registry.alias_log import AliasEntry
 from msr_oci.registry.aliases import AliasStore
 from msr_oci.registry.authorship import default_user, now
 from msr_oci.registry.cache import ContentCache
 from msr_oci.registry.listing import versions_of
+from msr_oci.registry.not_found import explain_not_found, tags_if_known
 from msr_oci.registry.reader import RevisionReader
 from msr_oci.registry.refs import RESERVED_TAG_PREFIX
 from msr_oci.registry.targets import Targets, both, cancel
@@ -104,6 +105,7 @@ class Revisions:
             await target.push(descriptor, content, progress=advance)
             if progress is not None and sent < descriptor.size:
                 progress(descriptor.size - sent)  # skipped: already there
+            events(progress).blob_done(descriptor, skipped=sent < descriptor.size)
 
         await self.targets.gather(push_blob(d, c) for d, c in blobs)
 
@@ -125,6 +127,7 @@ class Revisions:
         error it raises stops them. ``replacing``: an update, moving the tag from that digest."""
         target = self.targets.target(ref)
         target.expect_push()
+        events(progress).expect(sum(descriptor.size for descriptor, _ in encoded.blobs))
         uploads = asyncio.ensure_future(self._push_blobs(target, encoded.blobs, progress))
         try:
             state = await check if check is not None else VersionState(None, True, replacing)
@@ -144,6 +147,7 @@ class Revisions:
             )
             if won_by is not None:
                 return won_by  # the same content, published by another writer meanwhile
+        events(progress).manifest_pushed(encoded.descriptor)
         await self.version_tags.record_index(target, ref, version_tag, descriptor, encoded.manifest, state)
         self.cache.put_small(encoded.descriptor, encoded.manifest_bytes)
         config_descriptor, config_content = encoded.blobs[0]
@@ -211,9 +215,16 @@ class Revisions:
         by_digest = active_by_digest(heads)
         return revision.model_copy(update={"aliases": sorted(by_digest.get(revision.digest or "", []))})
 
-    async def versions(self, name: str) -> list[str]:
-        """Version tags pointing at revision manifests (other tools' tags are no versions)."""
-        return await versions_of(self.targets, self.reader, name)
+    async def versions(self, name: str, *, missing_ok: bool = True) -> list[str]:
+        """Version tags pointing at revision manifests (other tools' tags are no versions); an
+        unknown name is ``[]``, or with ``missing_ok=False`` a not-found error saying what exists."""
+        ref = self.targets.repository_ref(name)
+        tags: list[str] | None = None
+        if not missing_ok:
+            tags, _ = await tags_if_known(self.targets, ref)
+            if tags is None:
+                raise await explain_not_found(self.targets, ref, NameUnknown(f"no repository {name}"))
+        return await versions_of(self.targets, self.reader, name, tags)
 
     async def history(self, revision_id: str) -> list[ModelServingRevision]:
         ref = self.targets.locate(revision_id)
@@ -226,28 +237,3 @@ class Revisions:
             seen.add(digest)
             chain.append(await self.reader.load(ref.with_tag(None).with_digest(digest)))
         return chain
-
-    # ---- retiring -----------------------------------------------------------------------------------
-
-    async def delete(self, revision_id: str) -> None:
-        ref = self.targets.locate(revision_id)
-        descriptor, _ = await self.reader.manifest(ref)
-        target = self.targets.target(ref)
-        # the aliases go first, each removal logged: none may outlive the manifest it points at
-        await self.aliases.forget(target, descriptor.digest, await self.targets.scan(target))
-        # deleting a manifest by digest removes every tag pointing at it (distribution spec)
-        await target.delete(descriptor)
-        self.cache.evict(descriptor.digest)  # or this machine would go on serving it by digest
-
-    async def archive(self, revision_id: str) -> list[str]:
-        ref = self.targets.locate(revision_id)
-        descriptor, _ = await self.reader.manifest(ref)
-        target = self.targets.target(ref)
-        scan = await self.targets.scan(target)
-        removed_aliases = await self.aliases.forget(target, descriptor.digest, scan)
-        removed = await self.targets.pointing_at(target, scan.versions, descriptor.digest)
-        for tag in removed:
-            await target.untag(tag)
-        for tag in removed:  # stale entries are ignored by readers anyway (the tag list is the truth)
-            await repository_index.record(target, ref.name, tag, None)
-        return removed + removed_aliases

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from msr_oci.errors import NameUnknown, NotFoundError
 from msr_oci.oci import Reference, Target
-from msr_oci.oci.errors import NameUnknown, NotFoundError
 from msr_oci.oci.layout import LocalStore
 from msr_oci.oci.remote import Registry, RegistryOptions
 from msr_oci.registry.namespace import Namespace

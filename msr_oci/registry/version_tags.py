@@ -15,8 +15,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from msr_oci.errors import ConflictError, Remedy, TagChanged
 from msr_oci.oci import Descriptor, ImageManifest, Reference, Target
-from msr_oci.oci.errors import ConflictError, TagChanged
 from msr_oci.registry import repository_index
 from msr_oci.registry.reader import RevisionReader
 from msr_oci.registry.refs import classify_tags
@@ -90,7 +90,10 @@ class VersionTags:
         raise VersionExists(
             f"{revision.name} version {revision.version} already exists with different content "
             f"({held.digest})",
-            hint="publish a new version, use update_revision (`msr push --update`), or overwrite (`--force`)",
+            hint="publish a new version",
+            what="version",
+            where=f"{revision.name}:{revision.version}",
+            remedies=(Remedy.UPDATE, Remedy.OVERWRITE),
         )
 
     async def claim(

@@ -11,6 +11,7 @@ from typing import Any, Final
 
 import yaml
 
+from msr_oci.errors import InputError, UnsafePath
 from msr_oci.oci.content import (
     ANNOTATION_AUTHORS,
     ANNOTATION_CREATED,
@@ -25,7 +26,6 @@ from msr_oci.oci.content import (
     load_json_object,
 )
 from msr_oci.oci.digest import verify_bytes
-from msr_oci.oci.errors import InputError, UnsafePath
 from msr_oci.oci.target import Content
 from msr_oci.revision.errors import InvalidRevision, InvalidRevisionRecord, NotARevision
 from msr_oci.revision.paths import check_relative_path, check_unique_paths
@@ -36,6 +36,7 @@ from msr_oci.revision.revision import (
     DocumentRole,
     ModelServingRevision,
     format_timestamp,
+    reading_stored_records,
 )
 from msr_oci.revision.service_configuration import FILE_KEYS, ServiceConfiguration
 from msr_oci.revision.summary import summary_annotations
@@ -301,7 +302,8 @@ def decode_revision(
     if manifest.config.media_type == MEDIA_TYPE_CONFIG_V1:
         record["documents"] = _v1_documents(manifest)
     try:
-        revision = ModelServingRevision.model_validate(record)
+        with reading_stored_records():
+            revision = ModelServingRevision.model_validate(record)
     except InvalidRevision as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])

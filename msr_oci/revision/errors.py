@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from msr_oci.oci.errors import InputError, InvalidManifest
+from msr_oci.errors import InputError, InvalidManifest
 
 __all__ = ["InvalidRevision", "InvalidRevisionRecord", "NotARevision", "Problem", "RevisionInputError"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
+from msr_oci.errors import InputError
 from msr_oci.oci.content import MAX_MANIFEST_SIZE
-from msr_oci.oci.errors import InputError
 from msr_oci.revision.codec import EncodedRevision
 
 #: the largest revision record (config blob) readers accept

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import Final
 
-from msr_oci.oci.errors import UnsafePath
+from msr_oci.errors import UnsafePath
 
 __all__ = ["check_relative_path", "check_unique_paths"]
 

@@ -6,7 +6,7 @@ import fnmatch
 import re
 from typing import Final
 
-from msr_oci.oci.errors import InputError
+from msr_oci.errors import InputError
 from msr_oci.oci.reference import is_tag
 
 __all__ = [
