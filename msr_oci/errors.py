@@ -40,6 +40,7 @@ __all__ = [
     "Remedy",
     "SizeMismatch",
     "StorageError",
+    "TagChanged",
     "TagExists",
     "TlsVerificationFailed",
     "TooManyRequests",
@@ -76,6 +77,10 @@ class Remedy(StrEnum):
     LIST_ARCHIVED = "list_archived"
     #: pull into a directory that holds files, leaving it holding exactly the revision (``pull(force=True)``)
     REPLACE_DIRECTORY = "replace_directory"
+    #: import an archive whose aliases move ones that point elsewhere (``import_archive(force=True)``)
+    MOVE_ALIASES = "move_aliases"
+    #: forget this machine's record of an alias log's head (``forget_alias_record``); ``where``: NAME ALIAS
+    FORGET_ALIAS_RECORD = "forget_alias_record"
 
 
 #: how the library words each remedy (the CLI words them as its flags: cli/errors.py)
@@ -91,6 +96,9 @@ _LIBRARY_WORDING: dict[Remedy, str] = {
     Remedy.ALL_VERSIONS: "to delete every version of {where}, say so (delete_all_versions)",
     Remedy.LIST_ARCHIVED: "list_archived lists archived revisions",
     Remedy.REPLACE_DIRECTORY: "or pull with force=True: it then holds exactly the revision (the rest goes)",
+    Remedy.MOVE_ALIASES: "import with force=True to move it (the move is recorded in its history)",
+    Remedy.FORGET_ALIAS_RECORD: "if you trust the log as it is now, forget this machine's record "
+    "(forget_alias_record)",
 }
 
 
@@ -299,6 +307,17 @@ class DeletionDisabled(UnsupportedError):
 
 class TagExists(ConflictError):
     pass
+
+
+class TagChanged(ConflictError):
+    """A conditional tag move found the tag moved by another writer (``current``: what it names now,
+    ``None`` when it is gone)."""
+
+    def __init__(self, where: str, tag: str, current: str | None) -> None:
+        now = f"now names {current}" if current else "is gone"
+        super().__init__(f"{where}:{tag} was moved by another writer meanwhile; it {now}", where=where)
+        self.tag = tag
+        self.current = current
 
 
 # ---- local storage ----------------------------------------------------------------------------------

@@ -105,6 +105,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> IsolatedEnv
         "XDG_CONFIG_HOME": root / "xdg-config",
         "XDG_DATA_HOME": root / "xdg-data",
         "XDG_CACHE_HOME": root / "xdg-cache",
+        "XDG_STATE_HOME": root / "xdg-state",
         "XDG_RUNTIME_DIR": root / "xdg-runtime",
         "DOCKER_CONFIG": env.docker_config,
     }
@@ -114,6 +115,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> IsolatedEnv
     monkeypatch.setenv("REGISTRY_AUTH_FILE", str(env.registry_auth_file))
     monkeypatch.setenv("MSR_STORE", str(env.store))
     monkeypatch.setenv("MSR_CACHE_DIR", str(env.cache_dir))
+    monkeypatch.delenv("MSR_STATE_DIR", raising=False)
     for name in list(os.environ):
         if name.startswith("MSR_REGISTRY"):
             monkeypatch.delenv(name)

@@ -6,15 +6,19 @@ Every test drives the real ``msr`` executable of this venv in a subprocess, with
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from msr_oci.oci import LocalStore, Registry, Target
 
 MSR = Path(sys.executable).parent / "msr"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -72,6 +76,18 @@ class Space:
     @property
     def list_args(self) -> list[str]:
         return [self.namespace] if self.namespace else []
+
+
+@contextlib.asynccontextmanager
+async def space_target(space: Space, name: str) -> AsyncIterator[Target]:
+    """The content store of ``name`` in ``space``, opened with the generic OCI layer (as another tool
+    would write to it): the store ``MSR_STORE`` names, or the repository on the test registry."""
+    if space.namespace is None:
+        yield LocalStore(Path(os.environ["MSR_STORE"])).repository(name)
+        return
+    host, prefix = space.namespace.split("/", 1)
+    async with Registry(host) as registry:
+        yield registry.repository(f"{prefix}/{name}")
 
 
 def make_space(request: pytest.FixtureRequest, kind: str) -> Space:

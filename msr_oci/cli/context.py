@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
@@ -53,8 +54,24 @@ def settings_of(ctx: typer.Context) -> Settings:
 
 
 def configure_logging(debug: bool) -> None:
+    """``--debug``: everything, with logger names. Otherwise the library's warnings (a revision
+    ``list`` skipped, an alias tag that disagrees with its log) as ``warning: ...`` lines on stderr."""
     if debug:
         logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+        return
+    library = logging.getLogger("msr_oci")
+    if not any(isinstance(h, _WarningLines) for h in library.handlers):
+        library.addHandler(_WarningLines(logging.WARNING))
+
+
+class _WarningLines(logging.Handler):
+    """``warning: MESSAGE`` on the current stderr (stdout stays the command's output)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(f"warning: {record.getMessage()}", file=sys.stderr)
+        except Exception:
+            self.handleError(record)
 
 
 def run(settings: Settings, work: Callable[[], T]) -> T:

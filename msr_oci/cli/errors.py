@@ -55,6 +55,9 @@ def remedy_wording(remedy: Remedy, where: str | None) -> str:
         Remedy.ALL_VERSIONS: f"to delete every version, `msr delete {where or 'NAME'} --all-versions`",
         Remedy.LIST_ARCHIVED: "`msr list --archived` lists archived revisions",
         Remedy.REPLACE_DIRECTORY: "or pass --force: it then holds exactly this revision (the rest goes)",
+        Remedy.MOVE_ALIASES: "import with --force to move it (the move is recorded in its history)",
+        Remedy.FORGET_ALIAS_RECORD: "if you trust the log as it is now, "
+        f"`msr alias forget {where or 'NAME ALIAS'}`",
     }
     return wording[remedy]
 

@@ -123,6 +123,24 @@ def alias_history(
     )
 
 
+@alias_app.command("forget")
+def alias_forget(ctx: typer.Context, name: NameArg, alias: AliasArg, fmt: Output = OutputFormat.text) -> None:
+    """Forget the head of ALIAS's history this machine saw last (trust on first use): after a rewrite
+    of that history you have checked, the next read trusts the log as it is."""
+    settings = settings_of(ctx)
+    located = run(settings, lambda: inputs.locate_name(name))
+    forgotten = run_with_registry(
+        settings, located.namespace, lambda reg: reg.forget_alias_record(located.name, alias)
+    )
+    output.emit(
+        fmt,
+        {"name": located.name, "alias": alias, "forgotten": forgotten},
+        lambda: typer.echo(
+            f"{'forgot' if forgotten else 'no'} record of {located.name}:{alias}'s history head"
+        ),
+    )
+
+
 def promote(
     ctx: typer.Context,
     name: Annotated[

@@ -345,9 +345,17 @@ def import_(
     namespace: Annotated[
         str | None, typer.Argument(help="Namespace to publish into; default $MSR_REGISTRY.")
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Replace a version that holds other content, and move aliases the archive sets."
+        ),
+    ] = False,
     fmt: Output = OutputFormat.text,
 ) -> None:
-    """Publish every revision tagged in an OCI-layout tarball."""
+    """Publish every revision tagged in an OCI-layout tarball, under the rules of push: a version
+    holding other content or an alias pointing elsewhere is a conflict (exit 5) unless --force;
+    aliases are recorded in their history; '_' tags and other foreign tags are refused (exit 2)."""
     settings = settings_of(ctx)
-    ids = run_with_registry(settings, namespace, lambda reg: reg.import_archive(file))
+    ids = run_with_registry(settings, namespace, lambda reg: reg.import_archive(file, force=force))
     output.emit(fmt, [_id_record(i) for i in ids], lambda: typer.echo("\n".join(ids)))

@@ -28,6 +28,7 @@ from msr_oci.errors import (
     ManifestUnknown,
     NameUnknown,
     SizeMismatch,
+    TagChanged,
 )
 from msr_oci.oci.content import (
     ANNOTATION_REF_NAME,
@@ -91,6 +92,8 @@ def _entry(descriptor: Descriptor, tag: str | None = None) -> Descriptor:
 
 class OCILayout(Target):
     """One OCI image layout directory; created on first write when ``create`` is true."""
+
+    compare_and_set = True  # tags move under the index lock (``push_manifest_if``)
 
     def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = Path(path)
@@ -251,6 +254,13 @@ class OCILayout(Target):
     async def push(
         self, descriptor: Descriptor, content: Content, *, progress: ProgressCallback | None = None
     ) -> None:
+        if await self._store(descriptor, content, progress):
+            await self._update_index(lambda entries: _with_untagged(entries, descriptor))
+
+    async def _store(
+        self, descriptor: Descriptor, content: Content, progress: ProgressCallback | None
+    ) -> bool:
+        """Write the blob unless it is there; whether it is a manifest (it then needs an index entry)."""
         is_manifest = is_manifest_media_type(descriptor.media_type)
         if is_manifest and descriptor.size > MAX_MANIFEST_SIZE:
             raise InvalidManifest(f"manifest {descriptor.digest} is larger than {MAX_MANIFEST_SIZE} bytes")
@@ -258,8 +268,7 @@ class OCILayout(Target):
         path = self._blob_path(descriptor.digest)
         if not await self.exists(descriptor):
             await self._write_blob(descriptor, content, path, progress, is_manifest=is_manifest)
-        if is_manifest:
-            await self._update_index(lambda entries: _with_untagged(entries, descriptor))
+        return is_manifest
 
     async def _write_blob(
         self,
@@ -298,12 +307,34 @@ class OCILayout(Target):
                 f"{self}: no manifest {descriptor.digest} to tag {tag!r}", hint="push it first"
             )
 
-        def retag(entries: list[Descriptor]) -> list[Descriptor]:
-            kept = _without_tag(entries, tag)
-            kept = [e for e in kept if not (e.digest == descriptor.digest and _ref_name(e) is None)]
-            return [*kept, _entry(descriptor, tag)]
+        await self._update_index(lambda entries: _retagged(entries, descriptor, tag))
 
-        await self._update_index(retag)
+    async def push_manifest_if(
+        self,
+        descriptor: Descriptor,
+        data: bytes,
+        tag: str,
+        *,
+        expected: str | None,
+        read_at: float | None = None,
+    ) -> None:
+        """Compare and set: ``tag`` is checked and moved under the index lock, so of any number of
+        writers (threads or processes) expecting the same state exactly one succeeds."""
+        validate_tag(tag, f"{self}:{tag}")
+        if not await self._store(descriptor, data, None):
+            raise InputError(f"cannot tag {descriptor.digest}: {descriptor.media_type} is not a manifest")
+        found: list[str | None] = []  # a loser's manifest is left unlisted: gc removes it
+
+        def swap(entries: list[Descriptor]) -> list[Descriptor] | None:
+            current = next((e.digest for e in entries if _ref_name(e) == tag), None)
+            if current != expected:
+                found.append(current)
+                return None
+            return _retagged(entries, descriptor, tag)
+
+        await self._update_index(swap)
+        if found:
+            raise TagChanged(str(self), tag, found[0])
 
     async def untag(self, tag: str) -> None:
         validate_tag(tag, f"{self}:{tag}")
@@ -390,6 +421,13 @@ def _with_untagged(entries: list[Descriptor], descriptor: Descriptor) -> list[De
     if any(e.digest == descriptor.digest for e in entries):
         return None
     return [*entries, _entry(descriptor)]
+
+
+def _retagged(entries: list[Descriptor], descriptor: Descriptor, tag: str) -> list[Descriptor]:
+    """``entries`` with ``tag`` on ``descriptor`` (its untagged entry, if any, replaced)."""
+    kept = _without_tag(entries, tag)
+    kept = [e for e in kept if not (e.digest == descriptor.digest and _ref_name(e) is None)]
+    return [*kept, _entry(descriptor, tag)]
 
 
 def _without_tag(entries: list[Descriptor], tag: str) -> list[Descriptor]:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from types import TracebackType
@@ -249,7 +249,13 @@ class RemoteRepository(Target):
         descriptor, data = await self._get_manifest(reference)
         return descriptor, parse_manifest(data, descriptor.media_type), data
 
-    async def _put_manifest(self, descriptor: Descriptor, data: bytes, reference: str) -> httpx.Response:
+    async def _put_manifest(
+        self,
+        descriptor: Descriptor,
+        data: bytes,
+        reference: str,
+        before_retry: Callable[[], Awaitable[None]] | None = None,
+    ) -> httpx.Response:
         what = f"manifest {self}:{reference}"
         if len(data) > MAX_MANIFEST_SIZE:
             raise ContentTooLarge(what, MAX_MANIFEST_SIZE)
@@ -271,6 +277,8 @@ class RemoteRepository(Target):
             if not transient or attempt == MANIFEST_PUT_ATTEMPTS - 1:
                 break
             await asyncio.sleep(0.05 * (attempt + 1))
+            if before_retry is not None:
+                await before_retry()
         if response.status_code not in (200, 201):
             raise error_from_response(response, what, ManifestUnknown)
         announced = response.headers.get("Docker-Content-Digest")
@@ -278,11 +286,18 @@ class RemoteRepository(Target):
             raise DigestMismatch(descriptor.digest, announced, f"{what} (registry's Docker-Content-Digest)")
         return response
 
-    async def push_manifest(self, descriptor: Descriptor, data: bytes, tag: str | None = None) -> None:
+    async def push_manifest(
+        self,
+        descriptor: Descriptor,
+        data: bytes,
+        tag: str | None = None,
+        *,
+        before_retry: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         """PUT a manifest, by tag in one request when ``tag`` is given; keeps the referrers fallback."""
         if tag is not None:
             validate_tag(tag, f"{self}:{tag}")
-        response = await self._put_manifest(descriptor, data, tag or descriptor.digest)
+        response = await self._put_manifest(descriptor, data, tag or descriptor.digest, before_retry)
         manifest = parse_manifest(data, descriptor.media_type)
         if manifest.subject is not None and "OCI-Subject" not in response.headers:
             await self._fallback_update(manifest.subject, add=referrer_descriptor(descriptor, manifest))

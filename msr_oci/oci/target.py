@@ -6,13 +6,14 @@ Implementations provide the primitive operations; the helpers here (``fetch_byte
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from types import TracebackType
 
-from msr_oci.errors import ContentTooLarge, SizeMismatch
+from msr_oci.errors import ContentTooLarge, NotFoundError, SizeMismatch, TagChanged
 from msr_oci.oci.content import MAX_MANIFEST_SIZE, Descriptor, ImageIndex, ImageManifest, parse_manifest
 from msr_oci.oci.digest import Digester
 from msr_oci.oci.offload import OFFLOAD_THRESHOLD, BatchWorker, read_file
@@ -24,6 +25,9 @@ Content = bytes | Path | AsyncIterable[bytes]
 ProgressCallback = Callable[[int], None]
 
 CHUNK_SIZE = 1024 * 1024
+#: seconds a conditional tag write on a registry waits before reading the tag back, and the oldest
+#: read of the tag it writes on without reading again (``Target.push_manifest_if``)
+READ_BACK_DELAY = 0.05
 
 
 async def iter_content(content: Content, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
@@ -77,6 +81,9 @@ async def verified_stream(
 
 class Target(ABC):
     """A content-addressed store of blobs and manifests with tags (oras-go's ``Target``)."""
+
+    #: whether ``push_manifest_if`` is an atomic compare-and-set (else approximated: see there)
+    compare_and_set: bool = False
 
     # ---- primitives ---------------------------------------------------------------------------------
 
@@ -137,11 +144,65 @@ class Target(ABC):
 
     # ---- helpers written once over the primitives --------------------------------------------------
 
-    async def push_manifest(self, descriptor: Descriptor, data: bytes, tag: str | None = None) -> None:
-        """Push a manifest and optionally tag it (remotes do both in one request)."""
+    async def push_manifest(
+        self,
+        descriptor: Descriptor,
+        data: bytes,
+        tag: str | None = None,
+        *,
+        before_retry: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Push a manifest and optionally tag it (remotes do both in one request). ``before_retry``
+        runs before a write refused for a transient reason is sent again (it may raise to stop)."""
         await self.push(descriptor, data)
         if tag is not None:
             await self.tag(descriptor, tag)
+
+    async def push_manifest_if(
+        self,
+        descriptor: Descriptor,
+        data: bytes,
+        tag: str,
+        *,
+        expected: str | None,
+        read_at: float | None = None,
+    ) -> None:
+        """Push a manifest tagged ``tag``, unless another writer moved ``tag`` away from ``expected``
+        (the digest the caller read it at, ``read_at`` by the event loop's clock; ``None``: no such
+        tag): then ``TagChanged`` naming what the tag holds instead.
+
+        A registry offers no conditional write, so here it is approximated: the tag is read again
+        first when the caller's read is older than ``READ_BACK_DELAY``, then written, then read back
+        after at least that delay (and twice the write's round trip). ``TagChanged`` when another
+        writer's write landed after ours: that one stands, so of writers racing from the same state
+        one is told it won. Unseen only: a write from a read older than ours that lands after our
+        read-back, which takes a stall of the other writer longer than the delay. Stores that can
+        compare and set atomically override this (``OCILayout``).
+        """
+        loop = asyncio.get_running_loop()
+        if read_at is None or loop.time() - read_at > READ_BACK_DELAY:
+            current = await self.tag_digest(tag)
+            if current != expected:
+                raise TagChanged(str(self), tag, current)
+
+        async def still_expected() -> None:  # a retried write is a later write: check again first
+            current = await self.tag_digest(tag)
+            if current != expected:
+                raise TagChanged(str(self), tag, current)
+
+        started = loop.time()
+        await self.push_manifest(descriptor, data, tag=tag, before_retry=still_expected)
+        await asyncio.sleep(max(READ_BACK_DELAY, 2 * (loop.time() - started)))
+        current = await self.tag_digest(tag)
+        if current != descriptor.digest:
+            raise TagChanged(str(self), tag, current)
+
+    async def tag_digest(self, tag: str) -> str | None:
+        """The digest ``tag`` names now, or ``None`` when there is no such tag."""
+        try:
+            return (await self.resolve(tag)).digest
+        except NotFoundError:
+            return None
 
     async def fetch_bytes(self, descriptor: Descriptor, max_size: int = MAX_MANIFEST_SIZE) -> bytes:
         """Whole content in memory, verified; for manifests and small blobs only."""

@@ -1,5 +1,5 @@
-"""The alias calls of ``AsyncRemoteRegistry``: setting, removing, listing and rolling back aliases,
-delegated to ``AliasStore`` (aliases.py), the only writer of alias tags and their log."""
+"""The alias calls of ``AsyncRemoteRegistry``: set, remove, list, history, rollback, delegated to
+``AliasStore`` (aliases.py; history checks: alias_history.py)."""
 
 from __future__ import annotations
 
@@ -42,8 +42,14 @@ class AliasCalls:
         return await self.aliases.active(name)
 
     async def alias_history(self, name: str, alias: str) -> list[AliasEntry]:
-        """Every move of ``alias``, newest first."""
+        """Every move of ``alias``, newest first. Every link is checked, and the head this machine saw
+        last must still be in it (``BrokenAliasLog``, ``AliasLogRewritten``: alias_history.py)."""
         return await self.aliases.history(name, alias)
+
+    async def forget_alias_record(self, name: str, alias: str) -> bool:
+        """Forget the head of ``alias``'s log this machine saw last, so the next read trusts the log
+        as it is (after a rewrite of its history you have checked). Whether there was one."""
+        return self.aliases.forget_record(name, alias)
 
     async def rollback(
         self,

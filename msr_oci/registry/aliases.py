@@ -8,14 +8,19 @@ revision take the aliases pointing at it with them, recorded in the log as remov
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import random
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from msr_oci.errors import ConflictError, NotFoundError, Remedy
+from msr_oci.errors import ConflictError, NotFoundError, Remedy, TagChanged
 from msr_oci.oci import EMPTY_DESCRIPTOR, Descriptor, ImageManifest, Target, parse_manifest
 from msr_oci.oci.content import EMPTY_JSON
+from msr_oci.oci.target import READ_BACK_DELAY
 from msr_oci.registry import alias_log
+from msr_oci.registry.alias_checks import active_by_digest, warn_disagreements
+from msr_oci.registry.alias_history import AliasHistory
 from msr_oci.registry.alias_log import (
     ACTION_REMOVE,
     ACTION_ROLLBACK,
@@ -44,7 +49,8 @@ __all__ = [
     "validate_alias",
 ]
 
-_HISTORY_LIMIT = 10_000
+#: a move retries this often when other moves of the same alias land first
+MOVE_ATTEMPTS = 12
 
 
 class NoEarlierVersion(ConflictError):
@@ -58,6 +64,7 @@ class AliasStore:
         self.targets = targets
         self.reader = reader
         self._governance = governance
+        self.log = AliasHistory(reader)
 
     # ---- reading ------------------------------------------------------------------------------------
 
@@ -79,32 +86,37 @@ class AliasStore:
 
     async def by_digest(self, target: Target, alias_names: Iterable[str]) -> dict[str, list[str]]:
         """Active aliases grouped by the digest each points at."""
-        grouped: dict[str, list[str]] = {}
-        for alias, entry in (await self.heads(target, alias_names)).items():
-            if entry.active and entry.digest:
-                grouped.setdefault(entry.digest, []).append(alias)
-        return grouped
+        return active_by_digest(await self.heads(target, alias_names))
 
     async def active(self, name: str) -> dict[str, AliasEntry]:
-        """Active aliases of ``name`` and what each points at."""
+        """Active aliases of ``name`` and what each points at; an alias whose tag disagrees with its
+        log is reported (a warning naming both)."""
         target = self.targets.target(self.targets.repository_ref(name))
         scan = await self.targets.scan(target)
         heads = await self.heads(target, scan.alias_names)
+        await self.compare_tags(name, target, heads)
         return {alias: entry for alias, entry in heads.items() if entry.active}
 
+    async def compare_tags(self, name: str, target: Target, heads: dict[str, AliasEntry]) -> list[str]:
+        """Warn about each alias whose tag disagrees with its log head (one request per alias)."""
+        aliases = sorted(heads)
+        tags = await self.targets.gather(target.tag_digest(alias) for alias in aliases)
+        return warn_disagreements(name, ((a, t, heads[a]) for a, t in zip(aliases, tags, strict=True)))
+
     async def history(self, name: str, alias: str) -> list[AliasEntry]:
-        """Every move of ``alias``, newest first."""
+        """Every move of ``alias``, newest first, every link checked (``AliasHistory``): an entry of
+        another alias, a missing entry or a rewrite of history this machine saw is refused."""
         validate_alias(alias)
         target = self.targets.target(self.targets.repository_ref(name))
         heads = await self.heads(target, [alias])
         if alias not in heads:
             raise NotFoundError(f"{name} has no alias {alias!r}")
-        entries = [heads[alias]]
-        while entries[-1].previous and len(entries) < _HISTORY_LIMIT:
-            digest = entries[-1].previous
-            _, manifest = await self.reader.manifest_by_digest(target, digest)
-            entries.append(alias_log.decode_entry(manifest, digest))
-        return entries
+        return await self.log.checked(target, name, alias, heads[alias])
+
+    def forget_record(self, name: str, alias: str) -> bool:
+        """Forget the head of ``alias``'s log this machine saw (the next read trusts the log as it is)."""
+        validate_alias(alias)
+        return self.log.forget(self.targets.target(self.targets.repository_ref(name)), alias)
 
     # ---- writing (the only place that does) ---------------------------------------------------------
 
@@ -159,6 +171,9 @@ class AliasStore:
             return await self.set(name, alias, to_version, by=by, action=ACTION_ROLLBACK, policy=policy)
         entries = await self.history(name, alias)
         current = entries[0]
+        await self.compare_tags(
+            name, self.targets.target(self.targets.repository_ref(name)), {alias: current}
+        )
         for entry in entries[1:]:
             if entry.active and entry.digest != current.digest and entry.digest is not None:
                 return await self.set(
@@ -207,33 +222,74 @@ class AliasStore:
         action: str,
         by: str | None,
     ) -> AliasEntry:
-        previous = await self.heads(target, [alias])
-        head = previous.get(alias)
-        unchanged = (
-            head is not None and head.active and descriptor is not None and head.digest == descriptor.digest
-        )
-        if unchanged and action == ACTION_SET:
-            assert head is not None and descriptor is not None
-            # already there: record nothing new, but re-point the tag in case a crash left it behind
-            await target.tag(descriptor, alias)
-            return head
-        entry_descriptor, entry_bytes = alias_log.encode_entry(
-            alias,
-            version=version,
-            digest=descriptor.digest if descriptor else None,
-            action=action,
-            by=by or default_user(),
-            previous=head.entry_digest if head is not None else None,
-        )
+        """Append the move to the log (conditional on the head it read: concurrent moves retry on top
+        of each other, so every move reported is in the history), then make the tag follow the log."""
+        loop = asyncio.get_running_loop()
         if not await target.exists(EMPTY_DESCRIPTOR):
             await target.push(EMPTY_DESCRIPTOR, EMPTY_JSON)
-        # the log first, then the tag: a crash in between leaves the log ahead, never behind
-        await target.push_manifest(entry_descriptor, entry_bytes, tag=alias_log.log_tag(alias))
-        if descriptor is not None:
-            await target.tag(descriptor, alias)
-        else:
-            with contextlib.suppress(NotFoundError):
-                await target.untag(alias)
-        manifest = parse_manifest(entry_bytes)
-        assert isinstance(manifest, ImageManifest)
-        return alias_log.decode_entry(manifest, entry_descriptor.digest)
+        for attempt in range(MOVE_ATTEMPTS):
+            head = (await self.heads(target, [alias])).get(alias)
+            read_at = loop.time()
+            if head is not None:  # never build on a log that lost history this machine saw
+                await self.log.check_extends(target, str(target), alias, head)
+            target_digest = descriptor.digest if descriptor is not None else None
+            if head is not None and head.active and action == ACTION_SET and head.digest == target_digest:
+                # already there: record nothing new, but re-point the tag in case a crash left it
+                # behind. On a registry that head may be a move still waiting for its read-back,
+                # about to be lost: it counts once it has stood that long
+                if not target.compare_and_set:
+                    await asyncio.sleep(READ_BACK_DELAY)
+                if await self.log.reaches(target, head, await self._follow_log(target, alias, head)):
+                    self.log.remember(target, alias, head)
+                    return head
+                continue
+            entry_descriptor, entry_bytes = alias_log.encode_entry(
+                alias,
+                version=version,
+                digest=target_digest,
+                action=action,
+                by=by or default_user(),
+                previous=head.entry_digest if head is not None else None,
+            )
+            try:
+                # the log first, then the tag: a crash in between leaves the log ahead, never behind
+                await target.push_manifest_if(
+                    entry_descriptor,
+                    entry_bytes,
+                    alias_log.log_tag(alias),
+                    expected=head.entry_digest if head is not None else None,
+                    read_at=read_at,
+                )
+            except TagChanged:
+                await asyncio.sleep(random.uniform(0, 0.05 * (attempt + 1)))  # another move landed first
+                continue
+            manifest = parse_manifest(entry_bytes)
+            assert isinstance(manifest, ImageManifest)
+            entry = alias_log.decode_entry(manifest, entry_descriptor.digest)
+            if await self.log.reaches(target, entry, await self._follow_log(target, alias, entry)):
+                self.log.remember(target, alias, entry)
+                return entry
+            # a move that had not seen ours overwrote it (registries only): record ours again on top
+        raise ConflictError(
+            f"alias {alias!r} of {target}: other moves kept landing first ({MOVE_ATTEMPTS} attempts)",
+            hint="try again once the other writers are done",
+        )
+
+    async def _follow_log(self, target: Target, alias: str, entry: AliasEntry) -> AliasEntry | None:
+        """Point the alias tag where the log head says, until the head stays put across the write.
+
+        Of concurrent movers, the last to write the tag reads the head after it: whoever wrote an
+        older target sees a newer head and writes again, so tag and log head end up agreeing."""
+        head: AliasEntry | None = entry
+        for _ in range(MOVE_ATTEMPTS):
+            wanted = head.digest if head is not None and head.active else None
+            if wanted is not None:
+                descriptor, _ = await self.reader.manifest_by_digest(target, wanted)
+                await target.tag(descriptor, alias)
+            else:
+                with contextlib.suppress(NotFoundError):
+                    await target.untag(alias)
+            head = (await self.heads(target, [alias])).get(alias)
+            if (head.digest if head is not None and head.active else None) == wanted:
+                break
+        return head

@@ -26,8 +26,8 @@ from msr_oci.registry.filters import compile_filter
 from msr_oci.registry.listing import LISTING_CONCURRENCY, Listing
 from msr_oci.registry.reader import RevisionReader
 from msr_oci.registry.removal import RemovalPlan, RemovalPlanner, require_version
-from msr_oci.registry.revisions import VersionExists
 from msr_oci.registry.targets import Targets
+from msr_oci.registry.version_tags import VersionExists
 from msr_oci.revision import ModelServingRevision, version_sort_key
 
 

@@ -11,8 +11,9 @@ The one implementation, as a thin facade over collaborators that each own one co
   ``Archiving`` (archiving.py, records: archive_records.py): archive, unarchive, list archived;
   ``Deletion`` (deletion.py): delete one revision or every revision of a name (their calls:
   lifecycle_calls.py);
-* ``AliasStore`` (aliases.py): the one writer of alias tags and the alias log;
-* ``Transfers`` (transfers.py): fetch, pull, copy, export, import;
+* ``AliasStore`` (aliases.py): the one writer of alias tags and the alias log (its calls:
+  alias_calls.py);
+* ``Transfers`` (transfers.py): fetch, pull, copy, export; ``ArchiveImport`` (imports.py): import;
 * governance (governance_calls.py, governance.py, policies.py, audit_trail.py): signatures,
   approvals, policies and the audit timeline, built on first use.
 
@@ -36,6 +37,7 @@ from msr_oci.registry.cache import ContentCache
 from msr_oci.registry.deletion import Deletion
 from msr_oci.registry.diff import DiffEntry, diff_revisions
 from msr_oci.registry.governance_calls import GovernanceCalls
+from msr_oci.registry.imports import ArchiveImport
 from msr_oci.registry.lifecycle_calls import LifecycleCalls
 from msr_oci.registry.listing import Listing, SortOrder
 from msr_oci.registry.metadata_edits import MetadataEdits
@@ -43,9 +45,10 @@ from msr_oci.registry.namespace import Namespace
 from msr_oci.registry.reader import RevisionReader
 from msr_oci.registry.removal import RemovalPlan, RemovalPlanner
 from msr_oci.registry.render import DeploymentIds, RenderTarget, render_revision
-from msr_oci.registry.revisions import Revisions, VersionExists
+from msr_oci.registry.revisions import Revisions
 from msr_oci.registry.targets import Targets
 from msr_oci.registry.transfers import FetchedRevision, Transfers
+from msr_oci.registry.version_tags import VersionExists
 from msr_oci.revision import ModelServingRevision
 
 if TYPE_CHECKING:
@@ -90,6 +93,7 @@ class AsyncRemoteRegistry(AliasCalls, LifecycleCalls, GovernanceCalls):
         self.archiving = Archiving(self.targets, self.reader, self.aliases, self.planner, self.listing)
         self.deletion = Deletion(self.targets, self.aliases, self.cache, self.planner)
         self.transfers = Transfers(self.targets, self.reader, self.cache, governed)
+        self.imports = ArchiveImport(self.targets, self.revisions.version_tags, self.aliases)
 
     async def __aenter__(self) -> AsyncRemoteRegistry:
         return self
@@ -208,8 +212,6 @@ class AsyncRemoteRegistry(AliasCalls, LifecycleCalls, GovernanceCalls):
 
     # delete_revision, with archiving and the metadata edits: LifecycleCalls (lifecycle_calls.py)
 
-    # set_alias, remove_alias, list_aliases, alias_history, rollback: AliasCalls (alias_calls.py)
-
     # ---- fetching files and moving revisions --------------------------------------------------------
 
     async def fetch(
@@ -266,9 +268,13 @@ class AsyncRemoteRegistry(AliasCalls, LifecycleCalls, GovernanceCalls):
         """Write a revision as an OCI-layout tarball (skopeo: ``oci-archive:``); returns its digest."""
         return await self.transfers.export(revision_ref, tar_path)
 
-    async def import_archive(self, tar_path: Path) -> list[str]:
-        """Publish every revision tagged in an OCI-layout tarball into this namespace. Returns their ids."""
-        return await self.transfers.import_archive(tar_path)
+    async def import_archive(self, tar_path: Path, *, force: bool = False) -> list[str]:
+        """Publish every revision tagged in an OCI-layout tarball into this namespace, under the rules
+        of a push: a version holding other content is ``VersionExists`` and an alias pointing at
+        another revision a ``ConflictError`` unless ``force``; aliases are set through the alias log
+        (recorded); ``_`` tags and tags that are neither the revision's version nor an alias are
+        refused. Returns the revisions' ids (see imports.py)."""
+        return await self.imports.run(tar_path, force=force)
 
     # ---- views --------------------------------------------------------------------------------------
 

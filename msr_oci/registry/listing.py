@@ -18,20 +18,22 @@ read from their tags, as without an index.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, TypeVar
 
-from msr_oci.errors import InvalidManifest, NotFoundError
+from msr_oci.errors import IntegrityError, NotFoundError
 from msr_oci.oci import Descriptor, ImageManifest, Target
 from msr_oci.registry import repository_index
 from msr_oci.registry.aliases import AliasStore
 from msr_oci.registry.filters import Predicate, compile_filter, could_match
 from msr_oci.registry.reader import RevisionReader
-from msr_oci.registry.refs import classify_tags
+from msr_oci.registry.refs import RepositoryTags, classify_tags
 from msr_oci.registry.targets import Targets, both
 from msr_oci.revision import ModelServingRevision, check_artifact, version_sort_key
+from msr_oci.revision.errors import NotARevision
 from msr_oci.revision.summary import RevisionSummary, summary_of
 
 T = TypeVar("T")
@@ -39,6 +41,8 @@ SortOrder = Literal["semver", "time"]
 
 #: requests in flight while a listing resolves tags and loads matches
 LISTING_CONCURRENCY: Final = 32
+
+_log = logging.getLogger(__name__)
 
 
 class Listing:
@@ -104,31 +108,11 @@ class Listing:
         tags, index = await both(
             self.targets.tags(target), repository_index.read(target, name, self.reader.cache)
         )
-        scan = classify_tags(tags)
+        scan = _classified(name, tags)
         by_digest = await self.aliases.by_digest(target, scan.alias_names) if scan.alias_names else {}
         every_alias = {alias for names in by_digest.values() for alias in names}
         candidates = [t for t, v in scan.versions.items() if could_match(filters, name, v, every_alias)]
-
-        async def gather(jobs: Iterable[Awaitable[T]]) -> list[T]:
-            return await self.targets.gather(jobs, limit=LISTING_CONCURRENCY)
-
-        # each candidate's manifest descriptor and summary: from the index, else from its tag
-        found: dict[str, tuple[Descriptor, RevisionSummary | None]] = {
-            tag: (index.entries[tag].descriptor, index.entries[tag].summary)
-            for tag in candidates
-            if tag in index.entries
-        }
-        if verify and found:
-            resolved = await gather(_resolve(target, tag) for tag in found)
-            for tag, descriptor in zip(list(found), resolved, strict=True):
-                if descriptor is None or descriptor.digest != found[tag][0].digest:
-                    del found[tag]  # the index is behind this tag: read the tag itself
-        missing = [tag for tag in candidates if tag not in found]
-        for tag, read in zip(
-            missing, await gather(self._by_tag(target, name, tag) for tag in missing), strict=True
-        ):
-            if read is not None:
-                found[tag] = read
+        found = await current_versions(self.targets, self.reader, name, candidates, index, verify=verify)
 
         def aliases_of(digest: str) -> list[str]:
             return sorted(by_digest.get(digest, []))
@@ -141,32 +125,119 @@ class Listing:
             for tag, (descriptor, summary) in found.items()
             if summary is None or predicate(located(summary, tag, descriptor.digest))
         ]
-        digests = list(dict.fromkeys(digest for _, digest in wanted))
-        loaded = await gather(self.reader.load(ref.with_digest(digest)) for digest in digests)
+        tags_of: dict[str, list[str]] = {}
+        for tag, digest in wanted:
+            tags_of.setdefault(digest, []).append(tag)
+
+        async def load(digest: str) -> ModelServingRevision | None:
+            """The revision, or ``None`` (reported) when it cannot be read: one unreadable revision
+            must not hide every other one of the namespace."""
+            try:
+                return await self.reader.load(ref.with_digest(digest))
+            except NotARevision as exc:  # an index entry behind a tag another tool moved
+                _log.debug("%s@%s skipped: %s", name, digest, exc.message)
+            except (IntegrityError, NotFoundError) as exc:
+                versions = ", ".join(f"{name}:{tag}" for tag in sorted(tags_of[digest]))
+                _log.warning("skipped %s (%s): it cannot be read: %s", versions, digest, exc)
+            return None
+
+        digests = list(tags_of)
+        loaded = await self.targets.gather((load(digest) for digest in digests), limit=LISTING_CONCURRENCY)
         by_digest_loaded = dict(zip(digests, loaded, strict=True))
         # one row per version tag, named where it was found: a copy under another name or version
         # (same digest) is its own row, not a second row of the original
         revisions = [
-            by_digest_loaded[digest].model_copy(
+            revision.model_copy(
                 update={"name": name, "version": scan.versions[tag], "aliases": aliases_of(digest)}
             )
             for tag, digest in wanted
+            if (revision := by_digest_loaded[digest]) is not None
         ]
         return [r for r in revisions if predicate(r)]
 
-    async def _by_tag(
-        self, target: Target, name: str, tag: str
-    ) -> tuple[Descriptor, RevisionSummary | None] | None:
-        """A version the index does not cover: its manifest by tag (kept in the cache by digest)."""
-        try:
-            descriptor, manifest, data = await target.fetch_manifest(tag)
-        except NotFoundError:
-            return None  # untagged since the tag list was read
-        if not isinstance(manifest, ImageManifest):
-            raise InvalidManifest(f"{name}:{tag} is an image index, not a model serving revision")
+
+async def versions_of(
+    targets: Targets, reader: RevisionReader, name: str, tags: list[str] | None = None
+) -> list[str]:
+    """The versions of ``name``: version tags pointing at revision manifests, in semver order
+    (``tags``: the repository's tags when already read)."""
+    target = targets.target(targets.repository_ref(name))
+    index = repository_index.read(target, name, reader.cache)
+    if tags is None:
+        tags, read = await both(targets.tags(target), index)
+    else:
+        read = await index
+    assert tags is not None
+    scan = _classified(name, tags)
+    found = await current_versions(targets, reader, name, list(scan.versions), read)
+    return sorted((scan.versions[tag] for tag in found), key=version_sort_key)
+
+
+def _classified(name: str, tags: list[str]) -> RepositoryTags:
+    scan = classify_tags(tags)
+    for tag in scan.foreign:
+        _log.debug("%s:%s skipped: not a version tag (another tool's tag)", name, tag)
+    return scan
+
+
+async def current_versions(
+    targets: Targets,
+    reader: RevisionReader,
+    name: str,
+    candidates: list[str],
+    index: repository_index.RepositoryIndex,
+    *,
+    verify: bool = False,
+) -> dict[str, tuple[Descriptor, RevisionSummary | None]]:
+    """Each candidate version tag that points at a revision manifest: its descriptor and summary.
+
+    From the index where it has the tag (with ``verify``: only where the tag still points there),
+    else from the manifest the tag names. A tag naming anything else (an image index, another
+    tool's artifact) is no version: it is left out and logged at debug level.
+    """
+    target = targets.target(targets.repository_ref(name))
+
+    async def gather(jobs: Iterable[Awaitable[T]]) -> list[T]:
+        return await targets.gather(jobs, limit=LISTING_CONCURRENCY)
+
+    found: dict[str, tuple[Descriptor, RevisionSummary | None]] = {
+        tag: (index.entries[tag].descriptor, index.entries[tag].summary)
+        for tag in candidates
+        if tag in index.entries
+    }
+    if verify and found:
+        resolved = await gather(_resolve(target, tag) for tag in found)
+        for tag, descriptor in zip(list(found), resolved, strict=True):
+            if descriptor is None or descriptor.digest != found[tag][0].digest:
+                del found[tag]  # the index is behind this tag: read the tag itself
+    missing = [tag for tag in candidates if tag not in found]
+    reads = await gather(_by_tag(reader, target, name, tag) for tag in missing)
+    for tag, read in zip(missing, reads, strict=True):
+        if read is not None:
+            found[tag] = read
+    return found
+
+
+async def _by_tag(
+    reader: RevisionReader, target: Target, name: str, tag: str
+) -> tuple[Descriptor, RevisionSummary | None] | None:
+    """A version the index does not cover: its manifest by tag (kept in the cache by digest), or
+    ``None`` when the tag is gone or names something other than a revision."""
+    try:
+        descriptor, manifest, data = await target.fetch_manifest(tag)
+    except NotFoundError:
+        return None  # untagged since the tag list was read
+    except IntegrityError as exc:  # too large, malformed, or not what the registry said it was
+        _log.warning("skipped %s:%s: its manifest cannot be read: %s", name, tag, exc)
+        return None
+    try:
         check_artifact(manifest)
-        self.reader.cache.put_small(descriptor, data)
-        return descriptor, summary_of(manifest.annotations, name=name, digest=descriptor.digest)
+    except NotARevision as exc:
+        _log.debug("%s:%s skipped: %s", name, tag, exc.message)
+        return None
+    assert isinstance(manifest, ImageManifest)
+    reader.cache.put_small(descriptor, data)
+    return descriptor, summary_of(manifest.annotations, name=name, digest=descriptor.digest)
 
 
 async def _resolve(target: Target, tag: str) -> Descriptor | None:

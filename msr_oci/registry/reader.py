@@ -6,6 +6,8 @@ read by tag is fetched (the tag may have moved) and its verified bytes cached by
 
 from __future__ import annotations
 
+import logging
+
 from msr_oci.errors import InvalidManifest, NameUnknown, NotFoundError, Remedy
 from msr_oci.oci import (
     MEDIA_TYPE_IMAGE_MANIFEST,
@@ -25,6 +27,9 @@ from msr_oci.revision import (
     is_prerelease,
     version_sort_key,
 )
+from msr_oci.revision.errors import NotARevision
+
+_log = logging.getLogger(__name__)
 
 
 class RevisionReader:
@@ -76,11 +81,13 @@ class RevisionReader:
 
     async def _manifest(self, ref: Reference) -> tuple[Descriptor, ImageManifest]:
         target = self.targets.target(ref)
+        if ref.tag is None and ref.digest is None:
+            ref = await self.latest(ref)
         if ref.digest:
             descriptor, manifest = await self.manifest_by_digest(target, ref.digest)
         else:
-            tag = ref.tag or await self.latest_tag(ref)
-            descriptor, fetched, data = await target.fetch_manifest(tag)
+            assert ref.tag is not None
+            descriptor, fetched, data = await target.fetch_manifest(ref.tag)
             if not isinstance(fetched, ImageManifest):
                 raise InvalidManifest(f"{ref} is an image index, not a model serving revision")
             self.cache.put_small(descriptor, data)
@@ -94,15 +101,33 @@ class RevisionReader:
         config = await self.small(self.targets.target(ref), manifest.config)
         return decode_revision(manifest, config, digest=descriptor.digest, reference_name=ref.name)
 
-    async def latest_tag(self, ref: Reference, *, devel: bool = False) -> str:
-        """The newest stable version's tag (like helm: prereleases only with ``devel`` or when there
-        is nothing else)."""
-        scan = await self.targets.scan(self.targets.target(ref))
-        if not scan.versions:
-            missing = NameUnknown(
-                f"no versions of {ref.name}", what="versions", where=ref.name, remedies=(Remedy.PUBLISH,)
-            )
-            raise await explain_not_found(self.targets, ref, missing)
-        stable = {t: v for t, v in scan.versions.items() if not is_prerelease(v)}
-        candidates = scan.versions if devel or not stable else stable
-        return max(candidates, key=lambda tag: version_sort_key(candidates[tag]))
+    async def latest(self, ref: Reference, *, devel: bool = False) -> Reference:
+        """``ref`` pinned (tag and digest) to the newest stable version that is a revision (like
+        helm: prereleases only with ``devel`` or when there is nothing else).
+
+        A version-like tag naming something else (an image, another tool's artifact) is passed over;
+        the manifest read to find out is cached, so loading the answer costs no further request.
+        """
+        target = self.targets.target(ref)
+        scan = await self.targets.scan(target)
+        newest_first = sorted(
+            scan.versions, key=lambda tag: version_sort_key(scan.versions[tag]), reverse=True
+        )
+        stable = [tag for tag in newest_first if not is_prerelease(scan.versions[tag])]
+        ordered = newest_first if devel else stable + [t for t in newest_first if t not in stable]
+        for tag in ordered:
+            try:
+                descriptor, manifest, data = await target.fetch_manifest(tag)
+            except NotFoundError:
+                continue  # untagged since the tag list was read
+            try:
+                check_artifact(manifest)
+            except NotARevision as exc:
+                _log.debug("%s:%s skipped: %s", ref.name, tag, exc.message)
+                continue
+            self.cache.put_small(descriptor, data)
+            return ref.with_tag(tag).with_digest(descriptor.digest)
+        missing = NameUnknown(
+            f"no versions of {ref.name}", what="versions", where=ref.name, remedies=(Remedy.PUBLISH,)
+        )
+        raise await explain_not_found(self.targets, ref, missing)

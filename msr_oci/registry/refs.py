@@ -10,7 +10,11 @@ Tags of a revision repository (see docs/conventions.md):
 * ``<alias>``: an alias, recognised by its log ``_alias.<alias>`` (registry/alias_log.py);
 * ``_...``: reserved for the registry's own records (alias logs, ``_index``, ``_policy``, archive
   records ``_archived.<hex>`` and the tags keeping archived revisions, ``_archived.<hex>.revision``);
-* ``sha256-<hex>``: the referrers tag schema's fallback tags, written by other tools.
+* ``sha256-<hex>``: the referrers tag schema's fallback tags, and ``sha256-<hex>.sig`` / ``.att`` /
+  ``.sbom``, cosign's, written by other tools: never versions.
+
+Whether a version-like tag is a version also depends on what it points at: only a revision manifest
+(listing.py skips the others).
 """
 
 from __future__ import annotations
@@ -22,13 +26,14 @@ from typing import TYPE_CHECKING, Final
 
 from msr_oci.errors import InputError
 from msr_oci.oci.reference import Reference
-from msr_oci.revision.versions import tag_to_version, version_to_tag
+from msr_oci.revision.versions import check_version, tag_to_version, version_to_tag
 
 if TYPE_CHECKING:
     from msr_oci.registry.namespace import Namespace
 
-#: the referrers API's fallback tags (distribution spec, "referrers tag schema")
-REFERRERS_FALLBACK_TAG: Final = re.compile(r"^(sha256|sha512)-[0-9a-f]{64,128}$")
+#: tags other tools derive from a digest: the referrers API's fallback tags (distribution spec,
+#: "referrers tag schema") and cosign's signature, attestation and SBOM tags (``sha256-<hex>.sig``)
+DIGEST_DERIVED_TAG: Final = re.compile(r"^(sha256|sha512)-[0-9a-f]{64,128}(\.[A-Za-z0-9]+)?$")
 #: tags starting with this are the registry's own records, never versions
 RESERVED_TAG_PREFIX: Final = "_"
 #: the alias log of alias ``a`` lives under the tag ``_alias.a`` (registry/alias_log.py)
@@ -113,16 +118,30 @@ class RepositoryTags:
 
     versions: dict[str, str]  # tag -> version
     alias_names: set[str]
+    #: tags that are neither versions, aliases nor the registry's own records (other tools' tags)
+    foreign: tuple[str, ...] = ()
 
 
 def is_version_tag(tag: str, alias_names: set[str]) -> bool:
-    """Whether ``tag`` names a version: not reserved, not an alias, not a referrers fallback tag."""
-    reserved = tag.startswith(RESERVED_TAG_PREFIX) or REFERRERS_FALLBACK_TAG.match(tag) is not None
-    return not reserved and tag not in alias_names
+    """Whether ``tag`` can name a version: not reserved, not an alias, not derived from a digest by
+    another tool, and the tag of a valid version."""
+    reserved = tag.startswith(RESERVED_TAG_PREFIX) or DIGEST_DERIVED_TAG.match(tag) is not None
+    if reserved or tag in alias_names:
+        return False
+    try:
+        check_version(tag_to_version(tag))
+    except ValueError:
+        return False
+    return True
 
 
 def classify_tags(tags: Iterable[str]) -> RepositoryTags:
     tags = list(tags)
     alias_names = {t[len(ALIAS_LOG_PREFIX) :] for t in tags if t.startswith(ALIAS_LOG_PREFIX)}
     versions = {t: tag_to_version(t) for t in tags if is_version_tag(t, alias_names)}
-    return RepositoryTags(versions=versions, alias_names=alias_names)
+    foreign = tuple(
+        t
+        for t in tags
+        if t not in versions and t not in alias_names and not t.startswith(RESERVED_TAG_PREFIX)
+    )
+    return RepositoryTags(versions=versions, alias_names=alias_names, foreign=foreign)

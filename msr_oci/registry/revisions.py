@@ -11,44 +11,33 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from msr_oci.errors import ConflictError, InputError, InvalidManifest, NameUnknown, Remedy
+from msr_oci.errors import InputError, InvalidManifest, NameUnknown
 from msr_oci.oci import Descriptor, ProgressCallback, Reference, Target
 from msr_oci.oci.progress import events
-from msr_oci.registry import repository_index
+from msr_oci.registry.alias_checks import active_by_digest, warn_disagreements
+from msr_oci.registry.alias_log import AliasEntry
 from msr_oci.registry.aliases import AliasStore
 from msr_oci.registry.authorship import default_user, now
 from msr_oci.registry.cache import ContentCache
+from msr_oci.registry.listing import versions_of
 from msr_oci.registry.not_found import explain_not_found, tags_if_known
 from msr_oci.registry.reader import RevisionReader
-from msr_oci.registry.refs import RESERVED_TAG_PREFIX, classify_tags
+from msr_oci.registry.refs import RESERVED_TAG_PREFIX
 from msr_oci.registry.targets import Targets, both, cancel
+from msr_oci.registry.version_tags import VersionState, VersionTags, content_of
 from msr_oci.revision import (
+    EncodedRevision,
     ModelServingRevision,
     check_publishable_version,
     encode_revision,
-    file_mode,
-    version_sort_key,
     version_to_tag,
 )
+from msr_oci.revision.limits import check_readable
 
 if TYPE_CHECKING:
     from msr_oci.registry.governance import PolicyChoice, RevisionGovernance
 
-#: fields that are not content: two revisions differing only here are the same revision
-_NON_CONTENT_FIELDS = {"id", "digest", "aliases", "created_at", "updated_at", "created_by", "supersedes"}
 _HISTORY_LIMIT = 10_000
-
-
-class VersionExists(ConflictError):
-    pass
-
-
-def _content_of(revision: ModelServingRevision) -> dict[str, Any]:
-    """What makes two revisions the same: their record and their files' names, bytes and modes."""
-    data = revision.model_dump(mode="json", exclude=_NON_CONTENT_FIELDS | {"documents", "extra_files"})
-    layers = encode_revision(revision).manifest.layers
-    data["files"] = sorted((layer.title or "", layer.digest, file_mode(layer)) for layer in layers)
-    return data
 
 
 class Revisions:
@@ -65,6 +54,7 @@ class Revisions:
         self.aliases = aliases
         self.cache = cache
         self._governance = governance
+        self.version_tags = VersionTags(targets, reader)
 
     # ---- publishing ---------------------------------------------------------------------------------
 
@@ -90,40 +80,14 @@ class Revisions:
                 "created_by": revision.created_by or default_user(),
             }
         )
+        encoded = encode_revision(revision)
+        check_readable(encoded, f"{revision.name}:{revision.version}")  # before any request
         # the version check and the uploads go together: a small revision is then published in two
         # round trips (three where the registry takes no single-request uploads)
-        check = self._version_check(ref, revision, version_tag, overwrite)
-        return await self._publish(ref, revision, version_tag, progress, check=check)
-
-    async def _version_check(
-        self, ref: Reference, revision: ModelServingRevision, version_tag: str, overwrite: bool
-    ) -> tuple[str | None, bool]:
-        """The id of the same content already published under the version (or ``None`` to publish),
-        and whether the repository keeps an index; ``VersionExists`` when the version (or an alias
-        of that name) holds something else."""
-        tags = await self.targets.tags(self.targets.target(ref))
-        indexed = repository_index.INDEX_TAG in tags
-        scan = classify_tags(tags)
-        if version_tag in scan.alias_names:
-            raise VersionExists(
-                f"{revision.name}: {revision.version!r} is already the name of an alias",
-                hint="choose another version string",
-            )
-        if version_tag not in scan.versions:
-            return None, indexed
-        existing = await self.reader.load(ref.with_tag(version_tag))
-        if _content_of(existing) == _content_of(revision):
-            return existing.id or self.targets.revision_id(ref, existing.digest or ""), indexed
-        if not overwrite:
-            raise VersionExists(
-                f"{revision.name} version {revision.version} already exists with different content "
-                f"({existing.digest})",
-                hint="publish a new version",
-                what="version",
-                where=f"{revision.name}:{revision.version}",
-                remedies=(Remedy.UPDATE, Remedy.OVERWRITE),
-            )
-        return None, indexed
+        check = self.version_tags.check(ref, revision, version_tag, overwrite=overwrite)
+        return await self._publish(
+            ref, encoded, revision, version_tag, progress, check=check, overwrite=overwrite
+        )
 
     async def _push_blobs(
         self, target: Target, blobs: list[tuple[Descriptor, Any]], progress: ProgressCallback | None
@@ -148,34 +112,43 @@ class Revisions:
     async def _publish(
         self,
         ref: Reference,
+        encoded: EncodedRevision,
         revision: ModelServingRevision,
         version_tag: str,
         progress: ProgressCallback | None,
         *,
-        check: Awaitable[tuple[str | None, bool]] | None = None,
+        check: Awaitable[VersionState] | None = None,
+        overwrite: bool = False,
+        replacing: str | None = None,
     ) -> str:
-        """Blobs first, then the manifest tagged with the version, then its repository index entry
-        (where the repository keeps one). ``check`` runs alongside the uploads: an id it returns is
-        the answer (the uploads stop), an error it raises stops them."""
+        """Blobs first, then the manifest tagged with the version (``VersionTags.claim``: of two racing
+        writers one wins), then its repository index entry (where the repository keeps one).
+        ``check`` runs alongside the uploads: an id it returns is the answer (the uploads stop), an
+        error it raises stops them. ``replacing``: an update, moving the tag from that digest."""
         target = self.targets.target(ref)
         target.expect_push()
-        encoded = encode_revision(revision)
         events(progress).expect(sum(descriptor.size for descriptor, _ in encoded.blobs))
         uploads = asyncio.ensure_future(self._push_blobs(target, encoded.blobs, progress))
         try:
-            existing, indexed = await check if check is not None else (None, True)
+            state = await check if check is not None else VersionState(None, True, replacing)
         except BaseException:
             await cancel(uploads)
             raise
-        if existing is not None:
+        if state.existing is not None:
             await cancel(uploads)
-            return existing
+            return state.existing
         await uploads
-        await target.push_manifest(encoded.descriptor, encoded.manifest_bytes, tag=version_tag)
+        descriptor, data = encoded.descriptor, encoded.manifest_bytes
+        if replacing is not None:
+            await self.version_tags.claim_update(target, descriptor, data, version_tag, replacing)
+        else:
+            won_by = await self.version_tags.claim(
+                ref, descriptor, data, revision, version_tag, state, overwrite=overwrite
+            )
+            if won_by is not None:
+                return won_by  # the same content, published by another writer meanwhile
         events(progress).manifest_pushed(encoded.descriptor)
-        if indexed:  # (without a check: ``record`` finds out, and does nothing without an index)
-            entry = repository_index.entry_for(version_tag, encoded.descriptor, encoded.manifest.annotations)
-            await repository_index.record(target, ref.name, version_tag, entry)
+        await self.version_tags.record_index(target, ref, version_tag, descriptor, encoded.manifest, state)
         self.cache.put_small(encoded.descriptor, encoded.manifest_bytes)
         config_descriptor, config_content = encoded.blobs[0]
         if isinstance(config_content, bytes):
@@ -202,10 +175,14 @@ class Revisions:
                 "created_by": revision.created_by or old.created_by,
             }
         )
-        if _content_of(updated) == _content_of(old):
+        if content_of(updated) == content_of(old):
             return old.id or self.targets.revision_id(ref, old.digest or "")
+        encoded = encode_revision(updated)
+        check_readable(encoded, f"{old.name}:{old.version}")
         repository = Reference(repository=ref.repository, registry=ref.registry)
-        return await self._publish(repository, updated, version_to_tag(old.version), progress)
+        return await self._publish(
+            repository, encoded, updated, version_to_tag(old.version), progress, replacing=old.digest
+        )
 
     # ---- reading ------------------------------------------------------------------------------------
 
@@ -220,30 +197,34 @@ class Revisions:
     ) -> ModelServingRevision:
         ref = self.targets.locate(revision_id)
         if devel and ref.tag is None and ref.digest is None:
-            ref = ref.with_tag(await self.reader.latest_tag(ref, devel=True))
+            ref = await self.reader.latest(ref, devel=True)
         if policy is not None:
             ref = await self._governance().gate(ref, policy, stage)
         if not with_aliases:
             return await self.reader.load(ref)
         target = self.targets.target(ref)
 
-        async def aliases_by_digest() -> dict[str, list[str]]:
+        async def alias_heads() -> dict[str, AliasEntry]:
             scan = await self.targets.scan(target)
-            return await self.aliases.by_digest(target, scan.alias_names)
+            return await self.aliases.heads(target, scan.alias_names)
 
         # the revision and the tag list together: two round trips for a revision without aliases
-        revision, by_digest = await both(self.reader.load(ref), aliases_by_digest())
+        revision, heads = await both(self.reader.load(ref), alias_heads())
+        if ref.tag in heads and ref.digest is None:  # NAME:ALIAS: read through the tag, not the log
+            warn_disagreements(revision.name, [(ref.tag, revision.digest, heads[ref.tag])])
+        by_digest = active_by_digest(heads)
         return revision.model_copy(update={"aliases": sorted(by_digest.get(revision.digest or "", []))})
 
     async def versions(self, name: str, *, missing_ok: bool = True) -> list[str]:
+        """Version tags pointing at revision manifests (other tools' tags are no versions); an
+        unknown name is ``[]``, or with ``missing_ok=False`` a not-found error saying what exists."""
         ref = self.targets.repository_ref(name)
-        if missing_ok:
-            tags: list[str] | None = await self.targets.tags(self.targets.target(ref))
-        else:
+        tags: list[str] | None = None
+        if not missing_ok:
             tags, _ = await tags_if_known(self.targets, ref)
             if tags is None:
                 raise await explain_not_found(self.targets, ref, NameUnknown(f"no repository {name}"))
-        return sorted(classify_tags(tags or []).versions.values(), key=version_sort_key)
+        return await versions_of(self.targets, self.reader, name, tags)
 
     async def history(self, revision_id: str) -> list[ModelServingRevision]:
         ref = self.targets.locate(revision_id)

@@ -143,6 +143,7 @@ class RemoteRegistry(ModelServingRegistry):
     remove_alias = _blocking(AsyncRemoteRegistry.remove_alias)
     list_aliases = _blocking(AsyncRemoteRegistry.list_aliases)
     alias_history = _blocking(AsyncRemoteRegistry.alias_history)
+    forget_alias_record = _blocking(AsyncRemoteRegistry.forget_alias_record)
     rollback = _blocking(AsyncRemoteRegistry.rollback)
     fetch = _blocking(AsyncRemoteRegistry.fetch)
     pull = _blocking(AsyncRemoteRegistry.pull)

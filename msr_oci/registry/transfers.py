@@ -1,4 +1,5 @@
-"""Moving revision content: fetch (into the cache), pull (into a directory), copy, export, import.
+"""Moving revision content: fetch (into the cache), pull (into a directory), copy, export (import:
+imports.py).
 
 Every read goes through ``RevisionReader`` (verified, cached by digest); every write puts blobs first
 and the manifest last, through temp files and renames. With a ``policy``, fetch and pull hand out
@@ -14,21 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from msr_oci.errors import InputError, InvalidManifest
 from msr_oci.oci import Descriptor, ImageManifest, ProgressCallback, Reference, parse_manifest
 from msr_oci.oci.graph_copy import copy_graph
 from msr_oci.oci.layout import OCILayout
 from msr_oci.oci.progress import events
 from msr_oci.oci.tempfiles import atomic_file
 from msr_oci.registry import pull_directory
-from msr_oci.registry.archive import extract_layout_tar, write_layout_tar
+from msr_oci.registry.archive import write_layout_tar
 from msr_oci.registry.cache import DEFAULT_FILE_MODE, ContentCache
 from msr_oci.registry.reader import RevisionReader
 from msr_oci.registry.targets import Targets
 from msr_oci.revision import (
     REVISION_FILE,
     ModelServingRevision,
-    check_artifact,
     decode_revision,
     file_mode,
     revision_files,
@@ -190,24 +189,3 @@ class Transfers:
             await layout.tag(descriptor, version_to_tag(revision.version))
             write_layout_tar(Path(staging), tar_path)
         return descriptor.digest
-
-    async def import_archive(self, tar_path: Path) -> list[str]:
-        ids: list[str] = []
-        with tempfile.TemporaryDirectory(prefix=".msr-import-") as staging:
-            extract_layout_tar(tar_path, Path(staging))
-            layout = OCILayout(Path(staging), create=False)
-            async for tag in layout.list_tags():
-                descriptor, manifest, _ = await layout.fetch_manifest(tag)
-                if not isinstance(manifest, ImageManifest):
-                    raise InvalidManifest(f"{tar_path}: {tag} is not a model serving revision")
-                check_artifact(manifest)
-                config = await layout.fetch_bytes(manifest.config)
-                revision = decode_revision(manifest, config, digest=descriptor.digest)
-                destination = self.targets.repository_ref(revision.name)
-                target = self.targets.target(destination)
-                await copy_graph(layout, target, descriptor, concurrency=self.targets.concurrency)
-                await target.tag(descriptor, tag)
-                ids.append(self.targets.revision_id(destination, descriptor.digest))
-        if not ids:
-            raise InputError(f"{tar_path}: the archive holds no tagged revision")
-        return ids
