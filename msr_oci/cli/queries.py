@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import enum
 import json
-from typing import Annotated, Any, Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
@@ -13,6 +14,10 @@ from msr_oci.cli.completion import complete_ref
 from msr_oci.cli.context import run, run_with_registry, settings_of
 from msr_oci.cli.options import NameArg, Output, PolicyOpt, RefArg, SortChoice, StageOpt
 from msr_oci.cli.output import OutputFormat
+
+if TYPE_CHECKING:
+    from msr_oci.revision import ModelServingRevision
+    from msr_oci.revision.summary import RevisionSummary
 
 
 def get(
@@ -95,14 +100,20 @@ def list_revisions(
         list_archived(settings, namespace, filters, fmt)
         return
     order: Literal["semver", "time"] = "time" if sort is SortChoice.time else "semver"
-    revisions = run_with_registry(
+    # a table of summary fields needs no revision configs (index or manifests only); records do
+    summaries = fmt is OutputFormat.text and views.summary_columns_only(
+        [*chosen, *(f"metric.{m}" for m in metric or [])]
+    )
+    revisions: Sequence[ModelServingRevision | RevisionSummary] = run_with_registry(
         settings,
         namespace,
-        lambda reg: reg.list_revisions(filters, sort=order, reverse=reverse, verify=verify),
+        lambda reg: (reg.list_summaries if summaries else reg.list_revisions)(
+            filters, sort=order, reverse=reverse, verify=verify
+        ),
     )
     output.emit(
         fmt,
-        [views.revision_record(r) for r in revisions],
+        [] if summaries else [views.revision_record(r) for r in revisions],  # type: ignore[arg-type]
         lambda: output.table(
             [header for header, _ in table], [[cell(r) for _, cell in table] for r in revisions]
         ),

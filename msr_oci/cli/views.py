@@ -11,23 +11,46 @@ from msr_oci.errors import InputError
 if TYPE_CHECKING:
     from msr_oci.registry import AliasEntry, DiffEntry
     from msr_oci.revision import ModelServingRevision
+    from msr_oci.revision.summary import RevisionSummary
+
+    ListRow = ModelServingRevision | RevisionSummary
 
 #: the columns ``msr list --columns`` can show, by name; ``label.KEY`` and ``metric.KEY`` too
-LIST_COLUMNS: dict[str, Callable[[ModelServingRevision], Any]] = {
+LIST_COLUMNS: dict[str, Callable[[ListRow], Any]] = {
     "name": lambda r: r.name,
     "version": lambda r: r.version,
     "digest": lambda r: output.short_digest(r.digest),
     "aliases": lambda r: r.aliases,
     "labels": lambda r: r.labels,
-    "variant": lambda r: runtime_variant(r),
+    "variant": lambda r: _variant(r),
     "created": lambda r: r.created_at,
     "by": lambda r: r.created_by,
-    "description": lambda r: r.description,
+    "description": lambda r: getattr(r, "description", None),
 }
 DEFAULT_LIST_COLUMNS = ("name", "version", "digest", "aliases", "labels", "variant", "created", "by")
+#: the columns a revision's summary holds: a table of only these is listed without configs
+SUMMARY_COLUMNS = frozenset(LIST_COLUMNS) - {"description"}
 
 
-def list_column(spec: str) -> tuple[str, Callable[[ModelServingRevision], Any]]:
+def _variant(row: ListRow) -> str | None:
+    # a summary carries the variant's name; a revision has it in its service configuration
+    if hasattr(row, "service_configuration"):
+        return runtime_variant(row)  # type: ignore[arg-type]
+    return getattr(row, "runtime_variant", None)
+
+
+def summary_columns_only(specs: list[str]) -> bool:
+    """Whether every column of ``specs`` can be shown from a summary (``label.*``, ``metric.*`` too)."""
+    return all(
+        spec.strip().lower() in SUMMARY_COLUMNS or spec.strip().partition(".")[0] in _MAP_SECTIONS
+        for spec in specs
+    )
+
+
+_MAP_SECTIONS = ("metric", "metrics", "label", "labels")
+
+
+def list_column(spec: str) -> tuple[str, Callable[[ListRow], Any]]:
     """A column of ``msr list`` by name (``labels``, ``metric.accuracy``, ...): header and getter.
     Raises ``InputError`` naming the known columns."""
     key = spec.strip()

@@ -22,8 +22,9 @@ from msr_oci.registry import repository_index
 from msr_oci.registry.aliases import AliasStore
 from msr_oci.registry.archive_records import ArchiveRecord, encode_record, hold_tag, record_tag
 from msr_oci.registry.authorship import default_user, now
+from msr_oci.registry.current_versions import LISTING_CONCURRENCY
 from msr_oci.registry.filters import compile_filter
-from msr_oci.registry.listing import LISTING_CONCURRENCY, Listing
+from msr_oci.registry.listing import Listing
 from msr_oci.registry.reader import RevisionReader
 from msr_oci.registry.removal import RemovalPlan, RemovalPlanner, require_version
 from msr_oci.registry.targets import Targets

@@ -50,6 +50,7 @@ from msr_oci.registry.targets import Targets
 from msr_oci.registry.transfers import FetchedRevision, Transfers
 from msr_oci.registry.version_tags import VersionExists
 from msr_oci.revision import ModelServingRevision
+from msr_oci.revision.summary import RevisionSummary
 
 if TYPE_CHECKING:
     from msr_oci.registry.governance import PolicyChoice
@@ -184,6 +185,19 @@ class AsyncRemoteRegistry(AliasCalls, LifecycleCalls, GovernanceCalls):
         Repositories with an index (``build_index``) are listed from it, the tag list staying the
         truth; ``verify`` also re-resolves every tag (see listing.py)."""
         return await self.listing.revisions(filters, sort=sort, reverse=reverse, verify=verify)
+
+    async def list_summaries(
+        self,
+        filters: Mapping[str, Any] | None = None,
+        *,
+        sort: SortOrder = "semver",
+        reverse: bool = False,
+        verify: bool = False,
+    ) -> list[RevisionSummary]:
+        """What ``list_revisions`` lists, as summaries (name, version, digest, aliases, labels,
+        metrics, runtime variant, creation): from the repository index or manifests, no configs.
+        The fast path for listings that show only these fields (``msr list``'s table)."""
+        return await self.listing.summaries(filters, sort=sort, reverse=reverse, verify=verify)
 
     async def build_index(self, name: str) -> int:
         """Create (or rebuild) the repository index of ``name`` from its version tags; publishes and

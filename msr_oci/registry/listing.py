@@ -5,42 +5,48 @@ Round trips, not bytes, are the cost on a registry far away, so:
 1. the tag list and the repository index go together (``repository_index.py``);
 2. the alias heads follow (only when the repository has aliases and the filter or output needs them);
 3. every version the index does not cover is resolved by its tag, ``LISTING_CONCURRENCY`` at once
-   (sized for latency: 32 requests in flight hide a 10 ms round trip behind registry time);
+   (``current_versions.py``);
 4. the filter runs on each version's summary (manifest annotations) and only matches are loaded
    whole: manifest and config by digest, which the content cache serves without a request once
    they have been read (they are immutable).
 
-The predicate runs again on each whole revision, so a summary never decides what is returned, only
-what is skipped. With ``verify``, every tag is resolved (HEAD) and index entries that disagree are
-read from their tags, as without an index.
+The predicate runs again on each whole revision, so a summary never decides what ``revisions``
+returns, only what is skipped. ``summaries`` stops at step 4: the summaries are what it returns (as
+the manifests' annotations say; the publisher wrote them from the same record as the config, and
+the index's copies are checked against the tags with ``verify``); only a revision whose manifest
+carries no summary (format v1) is loaded whole. With ``verify``, every tag is resolved (HEAD) and
+index entries that disagree are read from their tags, as without an index.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Iterable, Mapping
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from msr_oci.errors import IntegrityError, NotFoundError
-from msr_oci.oci import Descriptor, ImageManifest, Target
+from msr_oci.oci import Descriptor, ImageManifest, Reference
 from msr_oci.registry import repository_index
 from msr_oci.registry.aliases import AliasStore
+from msr_oci.registry.current_versions import (
+    LISTING_CONCURRENCY,
+    classified,
+    current_versions,
+    index_entries_for,
+)
 from msr_oci.registry.filters import Predicate, compile_filter, could_match
 from msr_oci.registry.reader import RevisionReader
-from msr_oci.registry.refs import RepositoryTags, classify_tags
 from msr_oci.registry.targets import Targets, both
-from msr_oci.revision import ModelServingRevision, check_artifact, version_sort_key
+from msr_oci.revision import ModelServingRevision, version_sort_key
 from msr_oci.revision.errors import NotARevision
-from msr_oci.revision.summary import RevisionSummary, summary_of
+from msr_oci.revision.summary import RevisionSummary, revision_summary
 
 T = TypeVar("T")
+RowT = TypeVar("RowT", ModelServingRevision, RevisionSummary)
 SortOrder = Literal["semver", "time"]
-
-#: requests in flight while a listing resolves tags and loads matches
-LISTING_CONCURRENCY: Final = 32
 
 _log = logging.getLogger(__name__)
 
@@ -51,6 +57,18 @@ class Listing:
         self.reader = reader
         self.aliases = aliases
 
+    async def summaries(
+        self, filters: Mapping[str, Any] | None, *, sort: SortOrder, reverse: bool, verify: bool
+    ) -> list[RevisionSummary]:
+        """What ``revisions`` returns, as summaries: read from the repository index or the manifests
+        (their annotations), a config only for a revision whose manifest carries no summary."""
+        predicate = compile_filter(filters)
+        names = await self.names(filters)
+        per_repository = await asyncio.gather(
+            *(self.repository_summaries(name, filters, predicate, verify=verify) for name in names)
+        )
+        return _sorted([s for group in per_repository for s in group], sort, reverse)
+
     async def revisions(
         self, filters: Mapping[str, Any] | None, *, sort: SortOrder, reverse: bool, verify: bool
     ) -> list[ModelServingRevision]:
@@ -60,14 +78,7 @@ class Listing:
         per_repository = await asyncio.gather(
             *(self.repository(name, filters, predicate, verify=verify) for name in names)
         )
-        revisions = [r for group in per_repository for r in group]
-        if sort == "time":
-            revisions.sort(
-                key=lambda r: (r.created_at or datetime.min.replace(tzinfo=UTC), r.name), reverse=reverse
-            )
-        else:
-            revisions.sort(key=lambda r: (r.name, version_sort_key(r.version)), reverse=reverse)
-        return revisions
+        return _sorted([r for group in per_repository for r in group], sort, reverse)
 
     async def names(self, filters: Mapping[str, Any] | None = None) -> list[str]:
         """Revision names in the namespace (one exact ``name`` filter needs no catalog request)."""
@@ -94,46 +105,44 @@ class Listing:
         await repository_index.build(target, index_entries_for(dict(zip(tags, manifests, strict=True))))
         return len(tags)
 
-    async def repository(
-        self,
-        name: str,
-        filters: Mapping[str, Any] | None,
-        predicate: Predicate,
-        *,
-        verify: bool = False,
-    ) -> list[ModelServingRevision]:
-        """The current revision of every version of ``name`` that matches (aliases attached)."""
+    async def _candidates(
+        self, name: str, filters: Mapping[str, Any] | None, predicate: Predicate, *, verify: bool
+    ) -> _Candidates:
+        """The versions of ``name`` that may match: those whose summary matches, and those without
+        a summary (their config decides), each with its digest and aliases attached."""
         ref = self.targets.repository_ref(name)
         target = self.targets.target(ref)
         tags, index = await both(
             self.targets.tags(target), repository_index.read(target, name, self.reader.cache)
         )
-        scan = _classified(name, tags)
+        scan = classified(name, tags)
         by_digest = await self.aliases.by_digest(target, scan.alias_names) if scan.alias_names else {}
         every_alias = {alias for names in by_digest.values() for alias in names}
         candidates = [t for t, v in scan.versions.items() if could_match(filters, name, v, every_alias)]
         found = await current_versions(self.targets, self.reader, name, candidates, index, verify=verify)
+        rows: list[_Row] = []
+        for tag, (descriptor, summary) in found.items():
+            digest = descriptor.digest
+            aliases = sorted(by_digest.get(digest, []))
+            version = scan.versions[tag]
+            if summary is not None:
+                # named where it was found: a copy under another name or version is its own row
+                summary = replace(summary, name=name, version=version, aliases=aliases)
+                if not predicate(summary):
+                    continue
+            rows.append(_Row(tag, version, digest, aliases, summary))
+        return _Candidates(ref, rows)
 
-        def aliases_of(digest: str) -> list[str]:
-            return sorted(by_digest.get(digest, []))
-
-        def located(summary: RevisionSummary, tag: str, digest: str) -> RevisionSummary:
-            return replace(summary, name=name, version=scan.versions[tag], aliases=aliases_of(digest))
-
-        wanted = [
-            (tag, descriptor.digest)
-            for tag, (descriptor, summary) in found.items()
-            if summary is None or predicate(located(summary, tag, descriptor.digest))
-        ]
+    async def _load_all(self, name: str, candidates: _Candidates) -> dict[str, ModelServingRevision]:
+        """The revisions of ``candidates`` by digest, leaving out (and reporting) what cannot be
+        read: one unreadable revision must not hide every other one of the namespace."""
         tags_of: dict[str, list[str]] = {}
-        for tag, digest in wanted:
-            tags_of.setdefault(digest, []).append(tag)
+        for row in candidates.rows:
+            tags_of.setdefault(row.digest, []).append(row.tag)
 
         async def load(digest: str) -> ModelServingRevision | None:
-            """The revision, or ``None`` (reported) when it cannot be read: one unreadable revision
-            must not hide every other one of the namespace."""
             try:
-                return await self.reader.load(ref.with_digest(digest))
+                return await self.reader.load(candidates.ref.with_digest(digest))
             except NotARevision as exc:  # an index entry behind a tag another tool moved
                 _log.debug("%s@%s skipped: %s", name, digest, exc.message)
             except (IntegrityError, NotFoundError) as exc:
@@ -143,113 +152,75 @@ class Listing:
 
         digests = list(tags_of)
         loaded = await self.targets.gather((load(digest) for digest in digests), limit=LISTING_CONCURRENCY)
-        by_digest_loaded = dict(zip(digests, loaded, strict=True))
-        # one row per version tag, named where it was found: a copy under another name or version
-        # (same digest) is its own row, not a second row of the original
+        return {digest: r for digest, r in zip(digests, loaded, strict=True) if r is not None}
+
+    async def repository(
+        self,
+        name: str,
+        filters: Mapping[str, Any] | None,
+        predicate: Predicate,
+        *,
+        verify: bool = False,
+    ) -> list[ModelServingRevision]:
+        """The current revision of every version of ``name`` that matches (aliases attached).
+
+        The predicate runs again on each whole revision: a summary decides only what is skipped."""
+        candidates = await self._candidates(name, filters, predicate, verify=verify)
+        loaded = await self._load_all(name, candidates)
         revisions = [
-            revision.model_copy(
-                update={"name": name, "version": scan.versions[tag], "aliases": aliases_of(digest)}
-            )
-            for tag, digest in wanted
-            if (revision := by_digest_loaded[digest]) is not None
+            revision.model_copy(update={"name": name, "version": row.version, "aliases": row.aliases})
+            for row in candidates.rows
+            if (revision := loaded.get(row.digest)) is not None
         ]
         return [r for r in revisions if predicate(r)]
 
-
-async def versions_of(
-    targets: Targets, reader: RevisionReader, name: str, tags: list[str] | None = None
-) -> list[str]:
-    """The versions of ``name``: version tags pointing at revision manifests, in semver order
-    (``tags``: the repository's tags when already read)."""
-    target = targets.target(targets.repository_ref(name))
-    index = repository_index.read(target, name, reader.cache)
-    if tags is None:
-        tags, read = await both(targets.tags(target), index)
-    else:
-        read = await index
-    assert tags is not None
-    scan = _classified(name, tags)
-    found = await current_versions(targets, reader, name, list(scan.versions), read)
-    return sorted((scan.versions[tag] for tag in found), key=version_sort_key)
-
-
-def _classified(name: str, tags: list[str]) -> RepositoryTags:
-    scan = classify_tags(tags)
-    for tag in scan.foreign:
-        _log.debug("%s:%s skipped: not a version tag (another tool's tag)", name, tag)
-    return scan
-
-
-async def current_versions(
-    targets: Targets,
-    reader: RevisionReader,
-    name: str,
-    candidates: list[str],
-    index: repository_index.RepositoryIndex,
-    *,
-    verify: bool = False,
-) -> dict[str, tuple[Descriptor, RevisionSummary | None]]:
-    """Each candidate version tag that points at a revision manifest: its descriptor and summary.
-
-    From the index where it has the tag (with ``verify``: only where the tag still points there),
-    else from the manifest the tag names. A tag naming anything else (an image index, another
-    tool's artifact) is no version: it is left out and logged at debug level.
-    """
-    target = targets.target(targets.repository_ref(name))
-
-    async def gather(jobs: Iterable[Awaitable[T]]) -> list[T]:
-        return await targets.gather(jobs, limit=LISTING_CONCURRENCY)
-
-    found: dict[str, tuple[Descriptor, RevisionSummary | None]] = {
-        tag: (index.entries[tag].descriptor, index.entries[tag].summary)
-        for tag in candidates
-        if tag in index.entries
-    }
-    if verify and found:
-        resolved = await gather(_resolve(target, tag) for tag in found)
-        for tag, descriptor in zip(list(found), resolved, strict=True):
-            if descriptor is None or descriptor.digest != found[tag][0].digest:
-                del found[tag]  # the index is behind this tag: read the tag itself
-    missing = [tag for tag in candidates if tag not in found]
-    reads = await gather(_by_tag(reader, target, name, tag) for tag in missing)
-    for tag, read in zip(missing, reads, strict=True):
-        if read is not None:
-            found[tag] = read
-    return found
+    async def repository_summaries(
+        self,
+        name: str,
+        filters: Mapping[str, Any] | None,
+        predicate: Predicate,
+        *,
+        verify: bool = False,
+    ) -> list[RevisionSummary]:
+        """The summary of every version of ``name`` that matches; only versions whose manifest
+        carries no summary (format v1) are loaded whole."""
+        candidates = await self._candidates(name, filters, predicate, verify=verify)
+        unsummarised = _Candidates(candidates.ref, [r for r in candidates.rows if r.summary is None])
+        loaded = await self._load_all(name, unsummarised) if unsummarised.rows else {}
+        summaries: list[RevisionSummary] = []
+        for row in candidates.rows:
+            summary = row.summary
+            if summary is None:
+                if (revision := loaded.get(row.digest)) is None:
+                    continue
+                summary = revision_summary(
+                    revision, name=name, version=row.version, digest=row.digest, aliases=row.aliases
+                )
+                if not predicate(summary):
+                    continue
+            summaries.append(summary)
+        return summaries
 
 
-async def _by_tag(
-    reader: RevisionReader, target: Target, name: str, tag: str
-) -> tuple[Descriptor, RevisionSummary | None] | None:
-    """A version the index does not cover: its manifest by tag (kept in the cache by digest), or
-    ``None`` when the tag is gone or names something other than a revision."""
-    try:
-        descriptor, manifest, data = await target.fetch_manifest(tag)
-    except NotFoundError:
-        return None  # untagged since the tag list was read
-    except IntegrityError as exc:  # too large, malformed, or not what the registry said it was
-        _log.warning("skipped %s:%s: its manifest cannot be read: %s", name, tag, exc)
-        return None
-    try:
-        check_artifact(manifest)
-    except NotARevision as exc:
-        _log.debug("%s:%s skipped: %s", name, tag, exc.message)
-        return None
-    assert isinstance(manifest, ImageManifest)
-    reader.cache.put_small(descriptor, data)
-    return descriptor, summary_of(manifest.annotations, name=name, digest=descriptor.digest)
+@dataclass(frozen=True)
+class _Row:
+    """A version that may match: its tag, digest and aliases, and its summary when it has one."""
+
+    tag: str
+    version: str
+    digest: str
+    aliases: list[str]
+    summary: RevisionSummary | None
 
 
-async def _resolve(target: Target, tag: str) -> Descriptor | None:
-    try:
-        return await target.resolve(tag)
-    except NotFoundError:
-        return None  # untagged since the tag list was read
+@dataclass(frozen=True)
+class _Candidates:
+    ref: Reference
+    rows: list[_Row]
 
 
-def index_entries_for(tags: dict[str, tuple[Descriptor, ImageManifest]]) -> list[Descriptor]:
-    """Index entries for versions read from their tags (``build_index``)."""
-    return [
-        repository_index.entry_for(tag, descriptor, manifest.annotations)
-        for tag, (descriptor, manifest) in tags.items()
-    ]
+def _sorted(rows: list[RowT], sort: SortOrder, reverse: bool) -> list[RowT]:
+    if sort == "time":
+        oldest = datetime.min.replace(tzinfo=UTC)
+        return sorted(rows, key=lambda r: (r.created_at or oldest, r.name), reverse=reverse)
+    return sorted(rows, key=lambda r: (r.name, version_sort_key(r.version)), reverse=reverse)

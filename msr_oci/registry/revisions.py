@@ -19,7 +19,7 @@ from msr_oci.registry.alias_log import AliasEntry
 from msr_oci.registry.aliases import AliasStore
 from msr_oci.registry.authorship import default_user, now
 from msr_oci.registry.cache import ContentCache
-from msr_oci.registry.listing import versions_of
+from msr_oci.registry.current_versions import versions_of
 from msr_oci.registry.not_found import explain_not_found, tags_if_known
 from msr_oci.registry.reader import RevisionReader
 from msr_oci.registry.refs import RESERVED_TAG_PREFIX

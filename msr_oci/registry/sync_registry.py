@@ -125,6 +125,7 @@ class RemoteRegistry(ModelServingRegistry):
     create_revision = _blocking(AsyncRemoteRegistry.create_revision)
     get_revision = _blocking(AsyncRemoteRegistry.get_revision)
     list_revisions = _blocking(AsyncRemoteRegistry.list_revisions)
+    list_summaries = _blocking(AsyncRemoteRegistry.list_summaries)
     update_revision = _blocking(AsyncRemoteRegistry.update_revision)
     delete_revision = _blocking(AsyncRemoteRegistry.delete_revision)
 

@@ -71,6 +71,24 @@ def summary_annotations(revision: ModelServingRevision) -> dict[str, str]:
     return annotations
 
 
+def revision_summary(
+    revision: ModelServingRevision, *, name: str, version: str, digest: str, aliases: list[str]
+) -> RevisionSummary:
+    """The summary of a whole revision (one whose manifest carries none), named where it was found."""
+    variant = revision.service_configuration.runtime_variant
+    return RevisionSummary(
+        name=name,
+        version=version,
+        digest=digest,
+        created_at=revision.created_at,
+        created_by=revision.created_by,
+        labels=dict(revision.labels),
+        metrics=dict(revision.metrics),
+        runtime_variant=None if variant is None else str(getattr(variant, "value", variant)),
+        aliases=aliases,
+    )
+
+
 def _string_map(text: str) -> dict[str, str] | None:
     try:
         value = json.loads(text)
