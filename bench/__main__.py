@@ -15,6 +15,7 @@ from pathlib import Path
 from bench.big_file import BigFileBench
 from bench.harness import ROOT, BenchError, LinkProxy, isolated_environment, start_plain_registry
 from bench.listing import ListingBench
+from bench.listing_scale import ScaleListingBench
 from bench.report import (
     MIB,
     Row,
@@ -28,7 +29,9 @@ from bench.small_revision import NAMESPACE as SMALL_NAMESPACE
 from bench.small_revision import PULL_NAME, SmallRevisionBench
 from bench.startup import run_startup
 
-SCENARIOS = ("small", "startup", "listing", "big")
+SCENARIOS = ("small", "startup", "listing", "big", "list10k")
+#: run when --only is not given (list10k takes minutes of setup: ask for it)
+DEFAULT_SCENARIOS = ("small", "startup", "listing", "big")
 
 
 def _size(text: str) -> int:
@@ -50,9 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rounds", type=int, default=5, help="rounds of the large-file transfers")
     parser.add_argument("--small-rounds", type=int, default=15, help="rounds of the small-revision runs")
     parser.add_argument("--list-count", type=int, default=1000, help="revisions in the listing repository")
+    parser.add_argument("--scale-count", type=int, default=10_000, help="revisions for list10k")
     parser.add_argument("--list-rounds", type=int, default=3, help="rounds of the listing runs")
     parser.add_argument("--startup-runs", type=int, default=10, help="runs of each start-up command")
-    parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {SCENARIOS}")
+    parser.add_argument(
+        "--only", default=",".join(DEFAULT_SCENARIOS), help=f"comma-separated subset of {SCENARIOS}"
+    )
     parser.add_argument(
         "--rtt",
         type=_rtts,
@@ -79,6 +85,7 @@ async def _run(args: argparse.Namespace, scratch: Path) -> list[Row]:
     rows: list[Row] = []
     small = SmallRevisionBench(scratch, server.host)
     listing = ListingBench(scratch, server.host, args.list_count)
+    scale = ScaleListingBench(scratch, server.host, args.scale_count)
     big = BigFileBench(scratch, server.host, env, args.big_size)
     try:
         # content is published once, straight to the registry; every link then reads the same
@@ -87,6 +94,9 @@ async def _run(args: argparse.Namespace, scratch: Path) -> list[Row]:
         if "listing" in wanted:
             print(f"listing: publishing {args.list_count} revisions (setup, not measured)", flush=True)
             await listing.setup()
+        if "list10k" in wanted:
+            print(f"list10k: pushing {args.scale_count} revisions (setup, not measured)", flush=True)
+            await scale.setup()
         if "big" in wanted:
             big.setup()
         for rtt in args.rtt:
@@ -105,6 +115,9 @@ async def _run(args: argparse.Namespace, scratch: Path) -> list[Row]:
             if "listing" in wanted:
                 print(f"listing {args.list_count} revisions", flush=True)
                 rows += await listing.run(host, args.list_rounds, rtt)
+            if "list10k" in wanted:
+                print(f"listing {args.scale_count} revisions with a sharded index", flush=True)
+                rows += await scale.run(host, args.list_rounds, rtt)
             if "big" in wanted:
                 print(f"large file: {args.big_size / MIB:.0f} MiB x {args.rounds} rounds", flush=True)
                 rows += big.run(host, args.rounds, rtt)
@@ -113,6 +126,7 @@ async def _run(args: argparse.Namespace, scratch: Path) -> list[Row]:
             proxy.stop()
         small.cleanup()
         listing.cleanup()
+        scale.cleanup()
         big.cleanup()
         server.stop()
     return rows

@@ -95,14 +95,28 @@ class DelayProxy:
 
 async def serve(upstream: str, rtt_ms: float) -> None:
     proxy = DelayProxy(upstream, rtt_ms / 1000)
-    server = await asyncio.start_server(proxy.handle, "127.0.0.1", 0, backlog=512)
+    # Python 3.11's start_server keeps no reference to the task of a coroutine callback, so a busy
+    # proxy's pending handlers could be garbage-collected mid-connection: hold them here
+    handlers: set[asyncio.Task[None]] = set()
+
+    def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.ensure_future(proxy.handle(reader, writer))
+        handlers.add(task)
+        task.add_done_callback(handlers.discard)
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0, backlog=512)
     port = server.sockets[0].getsockname()[1]
     print(f"127.0.0.1:{port}", flush=True)
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
-    loop.add_signal_handler(signal.SIGTERM, lambda: stop.done() or stop.set_result(None))
+
+    def finish() -> None:
+        if not stop.done():
+            stop.set_result(None)
+
+    loop.add_signal_handler(signal.SIGTERM, finish)
     # the parent holds our stdin open; when it goes away, so do we
-    loop.add_reader(sys.stdin.fileno(), lambda: stop.done() or stop.set_result(None))
+    loop.add_reader(sys.stdin.fileno(), finish)
     async with server:
         await stop
 

@@ -70,6 +70,10 @@ class Remedy(StrEnum):
     PUBLISH = "publish"
     #: name the version to move to explicitly (``rollback(to_version=...)``)
     TO_VERSION = "to_version"
+    #: delete every version of the name, explicitly (``delete_all_versions``)
+    ALL_VERSIONS = "all_versions"
+    #: see what is archived (``list_archived``)
+    LIST_ARCHIVED = "list_archived"
 
 
 #: how the library words each remedy (the CLI words them as its flags: cli/errors.py)
@@ -82,6 +86,8 @@ _LIBRARY_WORDING: dict[Remedy, str] = {
     Remedy.OVERWRITE: "overwrite it (create_revision(overwrite=True))",
     Remedy.PUBLISH: "publish one (create_revision)",
     Remedy.TO_VERSION: "name the version to move to (to_version)",
+    Remedy.ALL_VERSIONS: "to delete every version of {where}, say so (delete_all_versions)",
+    Remedy.LIST_ARCHIVED: "list_archived lists archived revisions",
 }
 
 

@@ -264,7 +264,7 @@ class _Plan:
 
 def _plan(mode: RegistryMode, workdir: Path) -> _Plan:
     storage_dir = workdir / "storage"
-    storage_dir.mkdir(parents=True)
+    storage_dir.mkdir(parents=True, exist_ok=True)  # a second start serves the same storage
     plan = _Plan(mode=mode, workdir=workdir, storage_dir=storage_dir)
     if mode == "basic":
         plan.username, plan.password = f"user-{secrets.token_hex(3)}", secrets.token_urlsafe(18)

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from msr_oci.cli import governance, lifecycle, local, queries, transfers
+from msr_oci.cli import governance, lifecycle, local, metadata, queries, retire, transfers
 from msr_oci.cli.context import Settings, configure_logging, settings_of
 from msr_oci.cli.options import Output
 from msr_oci.cli.output import OutputFormat
@@ -65,13 +65,17 @@ app.command("list")(queries.list_revisions)
 app.command()(queries.versions)
 app.command()(queries.index)
 app.command()(queries.history)
+app.command()(metadata.label)
+app.command()(metadata.metric)
+app.command()(metadata.describe)
 app.add_typer(lifecycle.alias_app, name="alias")
 app.command()(lifecycle.promote)
 app.command()(lifecycle.rollback)
 app.command()(queries.diff)
 app.command()(queries.render)
-app.command()(lifecycle.delete)
-app.command()(lifecycle.archive)
+app.command()(retire.delete)
+app.command()(retire.archive)
+app.command()(retire.unarchive)
 app.command()(transfers.copy)
 app.command()(transfers.export)
 app.command("import")(transfers.import_)

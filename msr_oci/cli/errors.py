@@ -52,6 +52,8 @@ def remedy_wording(remedy: Remedy, where: str | None) -> str:
         Remedy.OVERWRITE: "overwrite it with --force",
         Remedy.PUBLISH: "publish one with `msr push`",
         Remedy.TO_VERSION: "give --to VERSION",
+        Remedy.ALL_VERSIONS: f"to delete every version, `msr delete {where or 'NAME'} --all-versions`",
+        Remedy.LIST_ARCHIVED: "`msr list --archived` lists archived revisions",
     }
     return wording[remedy]
 

@@ -1,8 +1,7 @@
-"""Commands that change where tags point: aliases, promote, rollback, archive, delete."""
+"""Commands that change where tags point: aliases, promote, rollback (archive, delete: retire.py)."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -11,9 +10,8 @@ import typer
 from msr_oci.cli import inputs, output, views
 from msr_oci.cli.context import Settings, run, run_with_registry, settings_of
 from msr_oci.cli.governance import note_pins
-from msr_oci.cli.options import NameArg, Output, RefArg
+from msr_oci.cli.options import NameArg, Output
 from msr_oci.cli.output import OutputFormat
-from msr_oci.errors import InputError
 
 if TYPE_CHECKING:
     from msr_oci.registry import AsyncRemoteRegistry
@@ -149,42 +147,3 @@ def rollback(
         settings, located.namespace, lambda reg: reg.rollback(located.name, alias, to, policy=choice)
     )
     _show_entry(fmt, entry)
-
-
-def archive(
-    ctx: typer.Context,
-    ref: RefArg,
-    fmt: Output = OutputFormat.text,
-) -> None:
-    """Untag a revision (its version and aliases) but keep it fetchable by digest."""
-    settings = settings_of(ctx)
-    removed = run_with_registry(settings, None, lambda reg: reg.archive(ref))
-    output.emit(
-        fmt,
-        {"reference": ref, "removed_tags": removed},
-        lambda: typer.echo(f"archived {ref}; removed tags: {', '.join(removed) or '-'}"),
-    )
-
-
-def _confirm_delete(ref: str, yes: bool) -> bool:
-
-    if yes:
-        return True
-    if not sys.stdin.isatty():
-        raise InputError(f"refusing to delete {ref} without confirmation", hint="pass --yes")
-    return typer.confirm(f"Delete {ref} and every tag pointing at it?", default=False)
-
-
-def delete(
-    ctx: typer.Context,
-    ref: RefArg,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    fmt: Output = OutputFormat.text,
-) -> None:
-    """Delete a revision's manifest and every tag pointing at it."""
-    settings = settings_of(ctx)
-    if not run(settings, lambda: _confirm_delete(ref, yes)):
-        typer.echo("not deleted", err=True)
-        raise typer.Exit(1)
-    run_with_registry(settings, None, lambda reg: reg.delete_revision(ref))
-    output.emit(fmt, {"reference": ref, "deleted": True}, lambda: typer.echo(f"deleted {ref}"))

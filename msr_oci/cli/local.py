@@ -114,6 +114,44 @@ def _iso(timestamp: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
 
 
+@cache_app.command("verify")
+def cache_verify(
+    ctx: typer.Context,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Report damaged entries but leave them in place (to inspect them).")
+    ] = False,
+    fmt: Output = OutputFormat.text,
+) -> None:
+    """Hash every cached blob and fetched file; remove what no longer matches its digest (exit 7 if any).
+
+    A fetch checks only sizes and modes on a cache hit; this reads every byte, so it also finds a file
+    changed in place with the same size. Removed entries are downloaded and verified again when next
+    fetched.
+    """
+    settings = settings_of(ctx)
+
+    def check() -> Any:
+        from msr_oci.registry.cache import ContentCache
+        from msr_oci.registry.cache_check import verify_cache
+
+        return verify_cache(ContentCache(), remove_damaged=not keep)
+
+    report = run(settings, check)
+    from msr_oci.registry.cache_check import damage_summary, report_record
+
+    output.emit(
+        fmt,
+        report_record(report),
+        lambda: typer.echo(
+            f"checked {report.blobs_checked} blobs and {report.revisions_checked} revision directories"
+        ),
+    )
+    if not report.clean:
+        from msr_oci.cli.errors import report as report_error
+
+        raise typer.Exit(report_error(damage_summary(report), debug=settings.debug))
+
+
 @cache_app.command("prune")
 def cache_prune(
     ctx: typer.Context,

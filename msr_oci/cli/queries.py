@@ -56,11 +56,22 @@ def list_revisions(
         bool,
         typer.Option("--verify", help="Re-resolve every version tag instead of trusting a repository index."),
     ] = False,
+    archived: Annotated[
+        bool,
+        typer.Option(
+            "--archived", help="List archived revisions instead (`msr archive`; by name and version)."
+        ),
+    ] = False,
     fmt: Output = OutputFormat.text,
 ) -> None:
     """List revisions in a namespace, filtered."""
     settings = settings_of(ctx)
     filters = run(settings, lambda: _parse_filters(filter_ or []))
+    if archived:
+        from msr_oci.cli.retire import list_archived
+
+        list_archived(settings, namespace, filters, fmt)
+        return
     order: Literal["semver", "time"] = "time" if sort is SortChoice.time else "semver"
     revisions = run_with_registry(
         settings,

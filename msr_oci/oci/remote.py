@@ -154,6 +154,10 @@ def _next_link(header: str) -> str | None:
     return None
 
 
+#: the content whose digest ``check_deletable`` asks to delete (no manifest has it)
+_DELETE_PROBE = b"msr-oci: may this repository delete manifests?"
+
+
 class RemoteRepository(Target):
     def __init__(self, registry: Registry, name: str) -> None:
         self.registry = registry
@@ -307,9 +311,26 @@ class RemoteRepository(Target):
             "UNSUPPORTED",
             "MANIFEST_INVALID",
         }:
+            if response.status_code == 405:
+                # a registry with deletion disabled says the same: the placeholder would take the
+                # tag and then stay, so find out before the tag moves
+                await self.check_deletable()
             await self._untag_through_placeholder(tag)
             return
         raise error_from_response(response, f"tag {self}:{tag}", ManifestUnknown)
+
+    async def check_deletable(self) -> None:
+        """Raise ``DeletionDisabled`` (exit 8) if this registry refuses deletes, changing nothing.
+
+        Asks to delete a manifest no one can have pushed (the digest of a fixed probe text): a
+        registry that deletes answers 404 (202 would do too), one with deletion disabled 405."""
+        probe = digest_bytes(_DELETE_PROBE)
+        response = await self._transport.request(
+            "DELETE", self._path("manifests", probe), scopes=self._delete
+        )
+        if response.status_code in (200, 202, 404):
+            return
+        raise error_from_response(response, f"manifest {self}@{probe}", ManifestUnknown)
 
     async def _untag_through_placeholder(self, tag: str) -> None:
         placeholder = ImageManifest(

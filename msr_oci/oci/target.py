@@ -120,6 +120,10 @@ class Target(ABC):
     async def aclose(self) -> None:  # noqa: B027 (an optional hook, a no-op by default)
         """Release connections or locks."""
 
+    async def check_deletable(self) -> None:  # noqa: B027 (an optional hook, a no-op by default)
+        """Raise ``DeletionDisabled`` if this store refuses to delete, before anything changes
+        (a registry may have deletion switched off; a layout on disk always deletes)."""
+
     def expect_push(self) -> None:  # noqa: B027 (an optional hook, a no-op by default)
         """A push follows: a store that authenticates asks for push rights up front."""
 

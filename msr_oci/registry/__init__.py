@@ -14,9 +14,11 @@ if TYPE_CHECKING:
     from msr_oci.registry.alias_log import AliasEntry
     from msr_oci.registry.aliases import AliasStore
     from msr_oci.registry.async_registry import (
+        ArchivedRevision,
         AsyncRemoteRegistry,
         FetchedRevision,
         NoEarlierVersion,
+        RemovalPlan,
         VersionExists,
     )
     from msr_oci.registry.cache import ContentCache, default_cache_dir
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 _LAZY: dict[str, str] = {
     "AliasEntry": "msr_oci.registry.alias_log",
     "AliasStore": "msr_oci.registry.aliases",
+    "ArchivedRevision": "msr_oci.registry.async_registry",
     "AsyncRemoteRegistry": "msr_oci.registry.async_registry",
     "ContentCache": "msr_oci.registry.cache",
     "DiffEntry": "msr_oci.registry.diff",
@@ -39,6 +42,7 @@ _LAZY: dict[str, str] = {
     "Namespace": "msr_oci.registry.namespace",
     "NoEarlierVersion": "msr_oci.registry.async_registry",
     "RemoteRegistry": "msr_oci.registry.sync_registry",
+    "RemovalPlan": "msr_oci.registry.async_registry",
     "RevisionRef": "msr_oci.registry.refs",
     "VersionExists": "msr_oci.registry.async_registry",
     "default_cache_dir": "msr_oci.registry.cache",
@@ -49,6 +53,7 @@ __all__ = [
     "FILTER_KEYS",
     "AliasEntry",
     "AliasStore",
+    "ArchivedRevision",
     "AsyncRemoteRegistry",
     "ContentCache",
     "DiffEntry",
@@ -58,6 +63,7 @@ __all__ = [
     "Namespace",
     "NoEarlierVersion",
     "RemoteRegistry",
+    "RemovalPlan",
     "RevisionRef",
     "VersionExists",
     "default_cache_dir",

@@ -142,6 +142,7 @@ class AliasStore:
         heads = await self.heads(target, [alias])
         if alias not in heads or not heads[alias].active:
             raise NotFoundError(f"{name} has no alias {alias!r}")
+        await target.check_deletable()  # untagging deletes: refuse before the log says "removed"
         return await self._move(target, alias, None, None, ACTION_REMOVE, by)
 
     async def rollback(

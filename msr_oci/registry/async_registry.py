@@ -4,8 +4,13 @@ The one implementation, as a thin facade over collaborators that each own one co
 
 * ``Targets`` (targets.py): the namespace and the pooled content stores;
 * ``RevisionReader`` (reader.py): the one read-and-verify path, through ``ContentCache`` (cache.py);
-* ``Revisions`` (revisions.py): publish, get, update, history, delete, archive;
+* ``Revisions`` (revisions.py): publish, get, update, history;
+* ``MetadataEdits`` (metadata_edits.py): labels, metrics, description as an update of a version;
 * ``Listing`` (listing.py, with repository_index.py): list revisions and names, build the index;
+* ``RemovalPlanner`` (removal.py): what archiving or deleting would remove;
+  ``Archiving`` (archiving.py, records: archive_records.py): archive, unarchive, list archived;
+  ``Deletion`` (deletion.py): delete one revision or every revision of a name (their calls:
+  lifecycle_calls.py);
 * ``AliasStore`` (aliases.py): the one writer of alias tags and the alias log;
 * ``Transfers`` (transfers.py): fetch, pull, copy, export, import;
 * governance (governance_calls.py, governance.py, policies.py, audit_trail.py): signatures,
@@ -26,12 +31,17 @@ from msr_oci.oci import ProgressCallback, Reference, Target
 from msr_oci.oci.remote import RegistryOptions
 from msr_oci.registry.alias_log import ACTION_SET, AliasEntry
 from msr_oci.registry.aliases import AliasStore, NoEarlierVersion
+from msr_oci.registry.archiving import ArchivedRevision, Archiving
 from msr_oci.registry.cache import ContentCache
+from msr_oci.registry.deletion import Deletion
 from msr_oci.registry.diff import DiffEntry, diff_revisions
 from msr_oci.registry.governance_calls import GovernanceCalls
+from msr_oci.registry.lifecycle_calls import LifecycleCalls
 from msr_oci.registry.listing import Listing, SortOrder
+from msr_oci.registry.metadata_edits import MetadataEdits
 from msr_oci.registry.namespace import Namespace
 from msr_oci.registry.reader import RevisionReader
+from msr_oci.registry.removal import RemovalPlan, RemovalPlanner
 from msr_oci.registry.render import DeploymentIds, RenderTarget, render_revision
 from msr_oci.registry.revisions import Revisions, VersionExists
 from msr_oci.registry.targets import Targets
@@ -42,15 +52,17 @@ if TYPE_CHECKING:
     from msr_oci.registry.governance import PolicyChoice
 
 __all__ = [
+    "ArchivedRevision",
     "AsyncRemoteRegistry",
     "FetchedRevision",
     "NoEarlierVersion",
+    "RemovalPlan",
     "SortOrder",
     "VersionExists",
 ]
 
 
-class AsyncRemoteRegistry(GovernanceCalls):
+class AsyncRemoteRegistry(LifecycleCalls, GovernanceCalls):
     """Revisions in ``namespace``: ``registry.example.com/team``, ``127.0.0.1:5000/serving`` or a path.
 
     ``None`` means ``$MSR_REGISTRY``, else the embedded local store. Connections are pooled per
@@ -73,6 +85,10 @@ class AsyncRemoteRegistry(GovernanceCalls):
         self.aliases = AliasStore(self.targets, self.reader, governed)
         self.revisions = Revisions(self.targets, self.reader, self.aliases, self.cache, governed)
         self.listing = Listing(self.targets, self.reader, self.aliases)
+        self.metadata = MetadataEdits(self.targets, self.reader, self.revisions)
+        self.planner = RemovalPlanner(self.targets, self.reader, self.aliases)
+        self.archiving = Archiving(self.targets, self.reader, self.aliases, self.planner, self.listing)
+        self.deletion = Deletion(self.targets, self.aliases, self.cache, self.planner)
         self.transfers = Transfers(self.targets, self.reader, self.cache, governed)
 
     async def __aenter__(self) -> AsyncRemoteRegistry:
@@ -189,17 +205,7 @@ class AsyncRemoteRegistry(GovernanceCalls):
         """The revision and every revision it superseded, newest first."""
         return await self.revisions.history(revision_id)
 
-    async def delete_revision(self, revision_id: str) -> None:
-        """Remove the revision's manifest and every tag pointing at it (blobs are left to registry GC).
-
-        Aliases pointing at it are removed first, each removal recorded in its log."""
-        await self.revisions.delete(revision_id)
-
-    async def archive(self, revision_id: str) -> list[str]:
-        """Untag the revision (version, aliases) but keep its digest fetchable; returns the tags removed.
-
-        Each alias removed is recorded in its log."""
-        return await self.revisions.archive(revision_id)
+    # delete_revision, with archiving and the metadata edits: LifecycleCalls (lifecycle_calls.py)
 
     # ---- aliases ------------------------------------------------------------------------------------
 

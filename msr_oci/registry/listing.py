@@ -101,7 +101,9 @@ class Listing:
         """The current revision of every version of ``name`` that matches (aliases attached)."""
         ref = self.targets.repository_ref(name)
         target = self.targets.target(ref)
-        tags, index = await both(self.targets.tags(target), repository_index.read(target, name))
+        tags, index = await both(
+            self.targets.tags(target), repository_index.read(target, name, self.reader.cache)
+        )
         scan = classify_tags(tags)
         by_digest = await self.aliases.by_digest(target, scan.alias_names) if scan.alias_names else {}
         every_alias = {alias for names in by_digest.values() for alias in names}

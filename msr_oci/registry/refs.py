@@ -8,7 +8,8 @@ Tags of a revision repository (see docs/conventions.md):
 
 * ``<version>``: a revision's version tag;
 * ``<alias>``: an alias, recognised by its log ``_alias.<alias>`` (registry/alias_log.py);
-* ``_...``: reserved for the registry's own records (alias logs, ``_index``, ``_policy``);
+* ``_...``: reserved for the registry's own records (alias logs, ``_index``, ``_policy``, archive
+  records ``_archived.<hex>`` and the tags keeping archived revisions, ``_archived.<hex>.revision``);
 * ``sha256-<hex>``: the referrers tag schema's fallback tags, written by other tools.
 """
 

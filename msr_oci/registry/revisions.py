@@ -1,8 +1,8 @@
-"""Revisions: publish, get, update, history, versions, delete, archive (listing: listing.py).
+"""Revisions: publish, get, update, history, versions (listing: listing.py; archiving and deleting:
+archiving.py and deletion.py; metadata edits: metadata_edits.py).
 
 Publishing writes blobs first and the manifest last, tagged with the version, then the repository
-index entry (where the repository keeps one). Aliases are left to ``AliasStore``: archiving or
-deleting a revision asks it to ``forget`` the aliases pointing there, each removal logged.
+index entry (where the repository keeps one). Aliases are left to ``AliasStore``.
 """
 
 from __future__ import annotations
@@ -245,28 +245,3 @@ class Revisions:
             seen.add(digest)
             chain.append(await self.reader.load(ref.with_tag(None).with_digest(digest)))
         return chain
-
-    # ---- retiring -----------------------------------------------------------------------------------
-
-    async def delete(self, revision_id: str) -> None:
-        ref = self.targets.locate(revision_id)
-        descriptor, _ = await self.reader.manifest(ref)
-        target = self.targets.target(ref)
-        # the aliases go first, each removal logged: none may outlive the manifest it points at
-        await self.aliases.forget(target, descriptor.digest, await self.targets.scan(target))
-        # deleting a manifest by digest removes every tag pointing at it (distribution spec)
-        await target.delete(descriptor)
-        self.cache.evict(descriptor.digest)  # or this machine would go on serving it by digest
-
-    async def archive(self, revision_id: str) -> list[str]:
-        ref = self.targets.locate(revision_id)
-        descriptor, _ = await self.reader.manifest(ref)
-        target = self.targets.target(ref)
-        scan = await self.targets.scan(target)
-        removed_aliases = await self.aliases.forget(target, descriptor.digest, scan)
-        removed = await self.targets.pointing_at(target, scan.versions, descriptor.digest)
-        for tag in removed:
-            await target.untag(tag)
-        for tag in removed:  # stale entries are ignored by readers anyway (the tag list is the truth)
-            await repository_index.record(target, ref.name, tag, None)
-        return removed + removed_aliases

@@ -36,6 +36,7 @@ from msr_oci.revision.revision import (
     DocumentRole,
     ModelServingRevision,
     format_timestamp,
+    reading_stored_records,
 )
 from msr_oci.revision.service_configuration import FILE_KEYS, ServiceConfiguration
 from msr_oci.revision.summary import summary_annotations
@@ -301,7 +302,8 @@ def decode_revision(
     if manifest.config.media_type == MEDIA_TYPE_CONFIG_V1:
         record["documents"] = _v1_documents(manifest)
     try:
-        revision = ModelServingRevision.model_validate(record)
+        with reading_stored_records():
+            revision = ModelServingRevision.model_validate(record)
     except InvalidRevision as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])

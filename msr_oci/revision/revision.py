@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
@@ -12,6 +15,7 @@ from pydantic import (
     Field,
     JsonValue,
     ValidationError,
+    ValidationInfo,
     field_serializer,
     field_validator,
     model_validator,
@@ -21,6 +25,7 @@ from msr_oci.errors import InvalidReference, UnsafePath
 from msr_oci.oci.digest import validate_digest
 from msr_oci.oci.reference import is_tag, validate_repository
 from msr_oci.revision.errors import InvalidRevision
+from msr_oci.revision.labels import label_problems, metric_problems
 from msr_oci.revision.model_definition import ModelDefinition
 from msr_oci.revision.paths import check_relative_path, check_unique_paths
 from msr_oci.revision.service_configuration import ServiceConfiguration
@@ -34,6 +39,7 @@ __all__ = [
     "Lineage",
     "ModelServingRevision",
     "format_timestamp",
+    "reading_stored_records",
 ]
 
 MODEL_DEFINITION_FILE: Final = "model-definition.yaml"
@@ -44,6 +50,21 @@ DEFAULT_FILE_MEDIA_TYPE: Final = "application/octet-stream"
 _NAME_MAX: Final = 128
 
 Metric = Annotated[float, Field(allow_inf_nan=False)]
+
+#: set while a record read back from a registry is validated: rules for new input (label names)
+#: are not applied to it, so what an older msr-oci stored stays readable (a context variable, as
+#: pydantic hands no validation context through a model's own ``__init__``)
+_READING_STORED: ContextVar[bool] = ContextVar("msr_reading_stored_records", default=False)
+
+
+@contextmanager
+def reading_stored_records() -> Iterator[None]:
+    """Validate revisions read back from a registry: only the rules every stored record meets."""
+    token = _READING_STORED.set(True)
+    try:
+        yield
+    finally:
+        _READING_STORED.reset(token)
 
 
 def format_timestamp(value: datetime) -> str:
@@ -214,6 +235,16 @@ class ModelServingRevision(_Record):
     @classmethod
     def _valid_digest(cls, digest: str | None) -> str | None:
         return None if digest is None else validate_digest(digest)
+
+    @field_validator("labels", "metrics")
+    @classmethod
+    def _plain_names(cls, values: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if _READING_STORED.get():
+            return values
+        problems = label_problems(values) if info.field_name == "labels" else metric_problems(values)
+        if problems:
+            raise ValueError(problems[0])
+        return values
 
     @field_validator("aliases")
     @classmethod

@@ -126,6 +126,30 @@ async def test_delete_on_a_registry_without_deletion(nodelete_registry) -> None:
         assert (await repo.resolve("v1")).digest == descriptor.digest
 
 
+async def test_untag_on_a_registry_without_deletion_leaves_the_tag_alone(nodelete_registry) -> None:
+    """Such a registry answers a DELETE by tag with 405 as 2.8 does for tags: the placeholder route
+    would move the tag and then fail to delete the placeholder, so deletability is checked first."""
+    async with Registry(nodelete_registry.host) as client:
+        repo = client.repository(nodelete_registry.unique_repository("nodelete-untag"))
+        descriptor, _ = await push_artifact(repo, {"a": b"kept"}, tag="v1")
+        with pytest.raises(DeletionDisabled):
+            await repo.check_deletable()
+        with pytest.raises(DeletionDisabled):
+            await repo.untag("v1")
+        assert (await repo.resolve("v1")).digest == descriptor.digest  # not a placeholder
+        assert [t async for t in repo.list_tags()] == ["v1"]
+
+
+async def test_check_deletable_changes_nothing_on_a_deleting_registry(registry) -> None:
+    async with Registry(registry.host) as client:
+        repo = client.repository(registry.unique_repository("deletable"))
+        descriptor, _ = await push_artifact(repo, {"a": b"kept"}, tag="v1")
+        before = client.request_count
+        await repo.check_deletable()
+        assert client.request_count - before == 1
+        assert (await repo.resolve("v1")).digest == descriptor.digest
+
+
 async def test_catalog_lists_pushed_repositories(registry) -> None:
     async with Registry(registry.host) as client:
         name = registry.unique_repository("catalog")
