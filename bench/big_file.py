@@ -116,7 +116,9 @@ class BigFileBench:
 
     def _msr_pull(self, host: str) -> ProcessRun:
         reference = f"{host}/{self.pull_repository}:1.0.0"
-        return run_process([self.msr, "--quiet", "pull", reference, "--dir", str(self.output)], env=self.env)
+        # --force: every round pulls into the same directory (refused when not empty otherwise)
+        command = [self.msr, "--quiet", "pull", reference, "--dir", str(self.output), "--force"]
+        return run_process(command, env=self.env)
 
     def _curl_pull(self, host: str) -> ProcessRun:
         url = f"http://{host}/v2/{self.pull_repository}/blobs/{self.digest}"

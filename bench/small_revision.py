@@ -97,7 +97,8 @@ class SmallRevisionBench:
     async def _msr_pull(self, host: str, out: Path) -> tuple[float, int]:
         start = time.perf_counter()
         async with self._open(host) as registry:
-            await registry.pull(f"{host}/{NAMESPACE}/{PULL_NAME}:1.0.0", out)
+            # every round pulls into the same directory (a pull refuses a non-empty one otherwise)
+            await registry.pull(f"{host}/{NAMESPACE}/{PULL_NAME}:1.0.0", out, force=True)
             requests = registry.request_count
         return time.perf_counter() - start, requests
 

@@ -74,6 +74,8 @@ class Remedy(StrEnum):
     ALL_VERSIONS = "all_versions"
     #: see what is archived (``list_archived``)
     LIST_ARCHIVED = "list_archived"
+    #: pull into a directory that holds files, leaving it holding exactly the revision (``pull(force=True)``)
+    REPLACE_DIRECTORY = "replace_directory"
 
 
 #: how the library words each remedy (the CLI words them as its flags: cli/errors.py)
@@ -88,6 +90,7 @@ _LIBRARY_WORDING: dict[Remedy, str] = {
     Remedy.TO_VERSION: "name the version to move to (to_version)",
     Remedy.ALL_VERSIONS: "to delete every version of {where}, say so (delete_all_versions)",
     Remedy.LIST_ARCHIVED: "list_archived lists archived revisions",
+    Remedy.REPLACE_DIRECTORY: "or pull with force=True: it then holds exactly the revision (the rest goes)",
 }
 
 

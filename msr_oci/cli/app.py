@@ -12,15 +12,26 @@ import typer
 
 from msr_oci.cli import governance, lifecycle, local, metadata, queries, retire, transfers
 from msr_oci.cli.context import Settings, configure_logging, settings_of
+from msr_oci.cli.global_options import GlobalOptionsGroup
 from msr_oci.cli.options import Output
 from msr_oci.cli.output import OutputFormat
 
 app = typer.Typer(
     name="msr",
-    help="Publish and fetch Backend.AI model serving revisions on OCI registries.",
+    cls=GlobalOptionsGroup,  # global options may also follow the command: msr push DIR REF -q
+    help="Publish and fetch Backend.AI model serving revisions on OCI registries. Global options "
+    "may also follow the command.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,  # errors are one line; --debug prints a plain traceback
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from msr_oci._version import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
 
 
 @app.callback()
@@ -31,10 +42,17 @@ def configure(
     ] = False,
     insecure: Annotated[bool, typer.Option("--insecure", help="Skip TLS certificate verification.")] = False,
     ca_file: Annotated[
-        str | None, typer.Option("--ca-file", help="CA bundle (PEM) to verify the registry with.")
+        str | None,
+        typer.Option("--ca-file", metavar="PEM", help="CA bundle (PEM) to verify the registry with."),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Log requests and show tracebacks.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or notes.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the msr-oci version and exit.", is_eager=True, callback=_print_version
+        ),
+    ] = False,
 ) -> None:
     configure_logging(debug)
     ctx.obj = Settings(
@@ -59,7 +77,7 @@ def version(ctx: typer.Context, fmt: Output = OutputFormat.text) -> None:
 app.command()(transfers.push)
 app.command()(transfers.pull)
 app.command()(queries.get)
-app.command("inspect", help="Show a revision (same as `msr get`).")(queries.get)
+app.command("inspect", help="Show a revision (same as msr get).")(queries.get)
 app.command()(transfers.fetch)
 app.command("list")(queries.list_revisions)
 app.command()(queries.versions)
@@ -87,7 +105,7 @@ app.add_typer(local.cache_app, name="cache")
 app.command()(governance.sign)
 app.command()(governance.approve)
 app.command()(governance.discover)
-app.command("signatures", help="List a revision's signatures and approvals (same as `msr discover`).")(
+app.command("signatures", help="List a revision's signatures and approvals (same as msr discover).")(
     governance.discover
 )
 app.command()(governance.verify)

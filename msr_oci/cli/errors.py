@@ -54,6 +54,7 @@ def remedy_wording(remedy: Remedy, where: str | None) -> str:
         Remedy.TO_VERSION: "give --to VERSION",
         Remedy.ALL_VERSIONS: f"to delete every version, `msr delete {where or 'NAME'} --all-versions`",
         Remedy.LIST_ARCHIVED: "`msr list --archived` lists archived revisions",
+        Remedy.REPLACE_DIRECTORY: "or pass --force: it then holds exactly this revision (the rest goes)",
     }
     return wording[remedy]
 

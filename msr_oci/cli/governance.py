@@ -28,14 +28,18 @@ if TYPE_CHECKING:
 policy_app = typer.Typer(help="The signed policy stored in a revision's repository.", no_args_is_help=True)
 
 KeyOpt = Annotated[
-    Path | None, typer.Option("--key", help="EC private key (PEM, P-256/P-384/P-521) to sign with.")
+    Path | None,
+    typer.Option("--key", metavar="PEM", help="EC private key (PEM, P-256/P-384/P-521) to sign with."),
 ]
 CertificateOpt = Annotated[
     Path | None,
-    typer.Option("--certificate", help="The key's certificate (PEM): sign as a certificate identity."),
+    typer.Option(
+        "--certificate", metavar="PEM", help="The key's certificate (PEM): sign as a certificate identity."
+    ),
 ]
 ChainOpt = Annotated[
-    list[Path] | None, typer.Option("--chain", help="Intermediate certificates (PEM) above --certificate.")
+    list[Path] | None,
+    typer.Option("--chain", metavar="PEM", help="Intermediate certificates (PEM) above --certificate."),
 ]
 PasswordOpt = Annotated[bool, typer.Option("--password-stdin", help="Read the key's password from stdin.")]
 SigstoreOpt = Annotated[
@@ -44,7 +48,11 @@ SigstoreOpt = Annotated[
 ]
 TokenOpt = Annotated[
     str | None,
-    typer.Option("--identity-token", help="OIDC token for --sigstore (else ambient or a browser flow)."),
+    typer.Option(
+        "--identity-token",
+        metavar="TOKEN",
+        help="OIDC token for --sigstore (else ambient or a browser flow).",
+    ),
 ]
 StagingOpt = Annotated[bool, typer.Option("--sigstore-staging", help="Use sigstore's staging instance.")]
 
@@ -131,7 +139,9 @@ def sign(
 def approve(
     ctx: typer.Context,
     ref: RefArg,
-    stage: Annotated[str, typer.Option("--stage", help="Stage (alias) the revision is approved for.")],
+    stage: Annotated[
+        str, typer.Option("--stage", metavar="STAGE", help="Stage (alias) the revision is approved for.")
+    ],
     key: KeyOpt = None,
     certificate: CertificateOpt = None,
     chain: ChainOpt = None,
@@ -141,7 +151,10 @@ def approve(
     sigstore_staging: StagingOpt = False,
     comment: Annotated[str | None, typer.Option("--comment", help="Why (recorded and signed).")] = None,
     approver: Annotated[
-        str | None, typer.Option("--approver", help="Your name in the approval; default: the local user.")
+        str | None,
+        typer.Option(
+            "--approver", metavar="NAME", help="Your name in the approval; default: the local user."
+        ),
     ] = None,
     fmt: Output = OutputFormat.text,
 ) -> None:
@@ -336,7 +349,8 @@ def policy_set(
     name: NameArg,
     file: Annotated[Path, typer.Argument(help="Policy YAML (stored exactly as written).")],
     key: Annotated[
-        list[Path], typer.Option("--key", help="An admin's private key (PEM); repeat for more admins.")
+        list[Path],
+        typer.Option("--key", metavar="PEM", help="An admin's private key (PEM); repeat for more admins."),
     ],
     password_stdin: PasswordOpt = False,
     fmt: Output = OutputFormat.text,

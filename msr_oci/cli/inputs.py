@@ -28,6 +28,19 @@ def split_version(text: str) -> tuple[RevisionRef, str]:
     return RevisionRef(ref.namespace, ref.name), ref.version
 
 
+def name_and_version(text: str, version: str | None) -> tuple[str, str]:
+    """``NAME VERSION``, or ``NAME:VERSION`` / ``NAME@DIGEST`` in one argument (as get and pull take
+    it) -> (name, version); a digest comes back as ``@sha256:...``."""
+    ref = RevisionRef.parse(text)
+    given = f"@{ref.digest}" if ref.digest else ref.version
+    if given and version is not None:
+        raise InputError(f"{text!r} already names a version; {version!r} is one too many", hint="give one")
+    chosen = given or version
+    if not chosen:
+        raise InputError(f"{text!r} names no version", hint="write NAME:VERSION, e.g. fraud-detector:1.0.0")
+    return (f"{ref.namespace}/{ref.name}" if ref.namespace else ref.name), chosen
+
+
 def pairs(values: Iterable[str], option: str) -> dict[str, str]:
     """``["a=1", "b=x=y"]`` -> ``{"a": "1", "b": "x=y"}``."""
     out: dict[str, str] = {}

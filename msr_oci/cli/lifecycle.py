@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 from msr_oci.cli import inputs, output, views
+from msr_oci.cli.completion import complete_alias, complete_ref, complete_version_or_alias
 from msr_oci.cli.context import Settings, run, run_with_registry, settings_of
 from msr_oci.cli.governance import note_pins
-from msr_oci.cli.options import NameArg, Output
+from msr_oci.cli.options import AliasArg, NameArg, Output
 from msr_oci.cli.output import OutputFormat
+from msr_oci.errors import InputError
 
 if TYPE_CHECKING:
     from msr_oci.registry import AsyncRemoteRegistry
@@ -22,12 +24,12 @@ alias_app = typer.Typer(
     help="Manage aliases (production, staging, ...) and their history.", no_args_is_help=True
 )
 
-AliasArg = Annotated[str, typer.Argument(help="Alias name, e.g. production.")]
 #: alias moves are checked against the repository's stored policy when it has one
 MovePolicyOpt = Annotated[
     str | None,
     typer.Option(
         "--policy",
+        metavar="FILE",
         help="Policy whose rule for the alias the revision must meet: a YAML file; default: the "
         "repository's signed policy, if it has one.",
     ),
@@ -61,7 +63,13 @@ def alias_set(
     ctx: typer.Context,
     name: NameArg,
     alias: AliasArg,
-    version: Annotated[str, typer.Argument(help="Version (or @sha256:... digest) to point the alias at.")],
+    version: Annotated[
+        str,
+        typer.Argument(
+            help="Version (or @sha256:... digest) to point the alias at.",
+            autocompletion=complete_version_or_alias,
+        ),
+    ],
     policy: MovePolicyOpt = None,
     fmt: Output = OutputFormat.text,
 ) -> None:
@@ -117,29 +125,68 @@ def alias_history(
 
 def promote(
     ctx: typer.Context,
-    name: NameArg,
-    version: Annotated[str, typer.Argument(help="Version to promote.")],
-    to: Annotated[str, typer.Option("--to", help="Alias to point at VERSION, e.g. production.")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME[:VERSION]",
+            help="Revision NAME (then VERSION), or NAME:VERSION, optionally with a registry host.",
+            autocompletion=complete_ref,
+        ),
+    ],
+    version: Annotated[
+        str | None,
+        typer.Argument(
+            help="Version to promote, unless NAME:VERSION names it.",
+            autocompletion=complete_version_or_alias,
+        ),
+    ] = None,
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            metavar="ALIAS",
+            help="Alias to point at the version, e.g. production.",
+            autocompletion=complete_alias,
+        ),
+    ] = "",
     policy: MovePolicyOpt = None,
     fmt: Output = OutputFormat.text,
 ) -> None:
-    """Point an alias at a version (same as `msr alias set NAME ALIAS VERSION`); refused (exit 9)
-    unless the version meets the policy's rule for that stage, naming what is missing."""
-    alias_set(ctx, name, to, version, policy, fmt)
+    """Point an alias at a version: msr promote NAME:VERSION --to ALIAS (or NAME VERSION --to ALIAS;
+    same as msr alias set NAME ALIAS VERSION); refused (exit 9) unless the version meets the
+    policy's rule for that stage, naming what is missing."""
+    settings = settings_of(ctx)
+
+    def parse() -> tuple[str, str]:
+        if not to:
+            raise InputError("promote needs the alias", hint="add --to ALIAS, e.g. --to production")
+        return inputs.name_and_version(name, version)
+
+    bare, chosen = run(settings, parse)
+    alias_set(ctx, bare, to, chosen, policy, fmt)
 
 
 def rollback(
     ctx: typer.Context,
     name: NameArg,
-    alias: Annotated[str, typer.Option("--alias", help="Alias to move back.")],
+    alias: Annotated[
+        str,
+        typer.Option("--alias", metavar="ALIAS", help="Alias to move back.", autocompletion=complete_alias),
+    ],
     to: Annotated[
-        str | None, typer.Option("--to", help="Version to move to; default: the one before.")
+        str | None,
+        typer.Option(
+            "--to",
+            metavar="VERSION",
+            help="Version to move to; default: the one before.",
+            autocompletion=complete_version_or_alias,
+        ),
     ] = None,
     policy: MovePolicyOpt = None,
     fmt: Output = OutputFormat.text,
 ) -> None:
     """Move an alias back to the version it held before (or to --to VERSION); the policy's rule for
-    the alias applies as for `msr alias set`."""
+    the alias applies as for msr alias set."""
     settings = settings_of(ctx)
     located = run(settings, lambda: inputs.locate_name(name))
     choice = inputs.policy_choice(policy) or "repository"

@@ -36,13 +36,15 @@ def validate(
     strict: Strict = False,
     fmt: Output = OutputFormat.text,
 ) -> None:
-    """Check a revision directory the way Backend.AI reads it (exit 2 when there are errors)."""
+    """Check a revision directory the way Backend.AI reads it (exit 2 when there are errors); also
+    lists what the default excludes and .msrignore leave out of a publish."""
     settings = settings_of(ctx)
+    excluded: list[Any] = []
 
     def check() -> list[Any]:
         from msr_oci.revision.loader import validate_revision_dir
 
-        return list(validate_revision_dir(directory, target=target.value, strict=strict))
+        return list(validate_revision_dir(directory, target=target.value, strict=strict, excluded=excluded))
 
     problems = run(settings, check)
     records = [_problem_record(p) for p in problems]
@@ -53,8 +55,16 @@ def validate(
             typer.echo(f"{directory}: ok")
         for problem in problems:
             typer.echo(str(problem))
+        for exclusion in excluded:
+            typer.echo(f"left out: {exclusion}")
 
-    output.emit(fmt, {"path": str(directory), "valid": not errors, "problems": records}, human)
+    record = {
+        "path": str(directory),
+        "valid": not errors,
+        "problems": records,
+        "excluded": [{"path": e.path, "reason": e.reason} for e in excluded],
+    }
+    output.emit(fmt, record, human)
     if errors:
         raise typer.Exit(EXIT_INPUT)
 
@@ -195,7 +205,9 @@ def _read_password(password_stdin: bool) -> str:
 def login(
     ctx: typer.Context,
     host: Annotated[str, typer.Argument(help="Registry host[:port].")],
-    username: Annotated[str | None, typer.Option("--username", "-u", help="User name.")] = None,
+    username: Annotated[
+        str | None, typer.Option("--username", "-u", metavar="USER", help="User name.")
+    ] = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from stdin.")
     ] = False,

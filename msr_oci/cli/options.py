@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from msr_oci.cli.completion import complete_alias, complete_name, complete_ref
 from msr_oci.cli.output import OutputFormat
 
 Output = Annotated[
@@ -23,10 +24,16 @@ class SortChoice(enum.StrEnum):
 RefArg = Annotated[
     str,
     typer.Argument(
-        help="Revision: NAME, NAME:VERSION, NAME:ALIAS or NAME@DIGEST, optionally with a registry host."
+        help="Revision: NAME, NAME:VERSION, NAME:ALIAS or NAME@DIGEST, optionally with a registry host.",
+        autocompletion=complete_ref,
     ),
 ]
-NameArg = Annotated[str, typer.Argument(help="Revision NAME, optionally with a registry host.")]
+NameArg = Annotated[
+    str,
+    typer.Argument(help="Revision NAME, optionally with a registry host.", autocompletion=complete_name),
+]
+#: an alias of the NAME argument before it
+AliasArg = Annotated[str, typer.Argument(help="Alias name, e.g. production.", autocompletion=complete_alias)]
 
 
 class TargetRelease(enum.StrEnum):
@@ -56,10 +63,15 @@ PolicyOpt = Annotated[
     str | None,
     typer.Option(
         "--policy",
+        metavar="FILE|repository",
         help="Policy to check against: a YAML file, or 'repository' for the repository's signed policy.",
     ),
 ]
 StageOpt = Annotated[
     str | None,
-    typer.Option("--stage", help="Stage (alias) whose rule applies; default: the policy's deploy_stage."),
+    typer.Option(
+        "--stage",
+        metavar="STAGE",
+        help="Stage (alias) whose rule applies; default: the policy's deploy_stage.",
+    ),
 ]

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 import typer
 
 from msr_oci.cli import inputs, output, views
+from msr_oci.cli.completion import complete_ref
 from msr_oci.cli.context import run, run_with_registry, settings_of
 from msr_oci.cli.options import NameArg, Output, PolicyOpt, RefArg, SortChoice, StageOpt
 from msr_oci.cli.output import OutputFormat
@@ -44,6 +45,7 @@ def list_revisions(
         typer.Option(
             "--filter",
             "-f",
+            metavar="FILTER",
             help="KEY=VALUE (repeatable, AND): name, version, label.K, metric.K, alias, created_by, "
             "created_after, created_before, runtime_variant, digest; or a {...} filter dict ('any' for OR).",
         ),
@@ -62,10 +64,30 @@ def list_revisions(
             "--archived", help="List archived revisions instead (`msr archive`; by name and version)."
         ),
     ] = False,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            metavar="COLUMN,...",
+            help="Table columns, comma-separated: name, version, digest, aliases, labels, variant, "
+            "created, by, description, label.KEY, metric.KEY. Default: "
+            + ",".join(views.DEFAULT_LIST_COLUMNS)
+            + ".",
+        ),
+    ] = None,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option("--metric", "-m", metavar="KEY", help="Add a column with this metric (repeatable)."),
+    ] = None,
     fmt: Output = OutputFormat.text,
 ) -> None:
-    """List revisions in a namespace, filtered."""
+    """List revisions in a namespace, filtered: one row per name and version (a copy under another
+    name or version is a row of its own)."""
     settings = settings_of(ctx)
+    chosen = columns.split(",") if columns else list(views.DEFAULT_LIST_COLUMNS)
+    table = run(
+        settings, lambda: [views.list_column(c) for c in [*chosen, *(f"metric.{m}" for m in metric or [])]]
+    )
     filters = run(settings, lambda: _parse_filters(filter_ or []))
     if archived:
         from msr_oci.cli.retire import list_archived
@@ -81,7 +103,9 @@ def list_revisions(
     output.emit(
         fmt,
         [views.revision_record(r) for r in revisions],
-        lambda: output.table(views.REVISION_COLUMNS, [views.revision_row(r) for r in revisions]),
+        lambda: output.table(
+            [header for header, _ in table], [[cell(r) for _, cell in table] for r in revisions]
+        ),
     )
 
 
@@ -98,10 +122,12 @@ def versions(
     name: NameArg,
     fmt: Output = OutputFormat.text,
 ) -> None:
-    """List the versions of a revision, in semver order."""
+    """List the versions of a revision, in semver order (exit 3 for an unknown name)."""
     settings = settings_of(ctx)
     located = run(settings, lambda: inputs.locate_name(name))
-    found = run_with_registry(settings, located.namespace, lambda reg: reg.versions(located.name))
+    found = run_with_registry(
+        settings, located.namespace, lambda reg: reg.versions(located.name, missing_ok=False)
+    )
     output.emit(
         fmt,
         {"name": located.name, "versions": found},
@@ -128,10 +154,12 @@ def index(
 
 def history(
     ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(help="NAME:VERSION (or any revision reference).")],
+    ref: Annotated[
+        str, typer.Argument(help="NAME:VERSION (or any revision reference).", autocompletion=complete_ref)
+    ],
     fmt: Output = OutputFormat.text,
 ) -> None:
-    """Show a revision and every revision it superseded (``push --update``), newest first."""
+    """Show a revision and every revision it superseded (msr push --update), newest first."""
     settings = settings_of(ctx)
     chain = run_with_registry(settings, None, lambda reg: reg.history(ref))
     rows = [
@@ -153,8 +181,8 @@ def history(
 
 def diff(
     ctx: typer.Context,
-    a: Annotated[str, typer.Argument(help="The old revision reference.")],
-    b: Annotated[str, typer.Argument(help="The new revision reference.")],
+    a: Annotated[str, typer.Argument(help="The old revision reference.", autocompletion=complete_ref)],
+    b: Annotated[str, typer.Argument(help="The new revision reference.", autocompletion=complete_ref)],
     fmt: Output = OutputFormat.text,
 ) -> None:
     """Show what changed from revision A to revision B."""

@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from msr_oci.cli import inputs, output, progress
-from msr_oci.cli.context import run, run_with_registry, settings_of
+from msr_oci.cli import dry_run_view, inputs, output, progress
+from msr_oci.cli.completion import complete_ref
+from msr_oci.cli.context import Settings, run, run_with_registry, settings_of
 from msr_oci.cli.governance import note_pins
+from msr_oci.cli.interrupted import EXIT_INTERRUPTED, interrupted_push
 from msr_oci.cli.options import Output, PolicyOpt, RefArg, StageOpt, Strict, Target, TargetRelease
 from msr_oci.cli.output import OutputFormat
 from msr_oci.registry.refs import RevisionRef
@@ -18,6 +20,8 @@ from msr_oci.revision.errors import Problem
 if TYPE_CHECKING:
     from msr_oci.registry import AsyncRemoteRegistry, FetchedRevision
     from msr_oci.revision import ModelServingRevision
+    from msr_oci.revision.errors import Problem
+    from msr_oci.revision.ignore import Exclusion
 
 
 def _id_record(revision_id: str, **extra: Any) -> dict[str, Any]:
@@ -38,24 +42,28 @@ def _load(
     created_by: str | None,
     target: str = "head",
     strict: bool = False,
-    quiet: bool = False,
+    settings: Settings,
+    warnings: list[Problem],
+    excluded: list[Exclusion],
 ) -> ModelServingRevision:
     from msr_oci.registry.cache import ContentCache
     from msr_oci.revision.loader import load_revision_dir
 
-    warnings: list[Problem] = []
-    revision = load_revision_dir(
-        directory,
-        name=name,
-        version=version,
-        runtime_variant=runtime_variant,
-        target=target,
-        strict=strict,
-        warnings=warnings,
-        file_digests=ContentCache().file_digests,  # unchanged weights are not hashed again
-    )
+    with progress.hashing_status(settings, str(directory)) as hashing:
+        revision = load_revision_dir(
+            directory,
+            name=name,
+            version=version,
+            runtime_variant=runtime_variant,
+            target=target,
+            strict=strict,
+            warnings=warnings,
+            excluded=excluded,
+            file_digests=ContentCache().file_digests,  # unchanged weights are not hashed again
+            hashing=hashing,
+        )
     for warning in warnings:  # the same warnings `msr validate` prints (skipped files, unknown keys)
-        output.note(f"warning: {warning}", quiet=quiet)
+        output.note(f"warning: {warning}", quiet=settings.quiet)
     update: dict[str, Any] = {
         "labels": {**revision.labels, **inputs.pairs(labels, "--label")},
         "metrics": {**revision.metrics, **inputs.number_pairs(metrics, "--metric")},
@@ -86,19 +94,27 @@ def push(
         Path, typer.Argument(help="Directory with model-definition.yaml and a service config.")
     ],
     ref: Annotated[str, typer.Argument(help="[HOST/NAMESPACE/]NAME:VERSION to publish.")],
-    label: Annotated[list[str] | None, typer.Option("--label", help="KEY=VALUE label (repeatable).")] = None,
+    label: Annotated[
+        list[str] | None, typer.Option("--label", metavar="KEY=VALUE", help="KEY=VALUE label (repeatable).")
+    ] = None,
     metric: Annotated[
-        list[str] | None, typer.Option("--metric", help="KEY=NUMBER metric (repeatable).")
+        list[str] | None,
+        typer.Option("--metric", metavar="KEY=NUMBER", help="KEY=NUMBER metric (repeatable)."),
     ] = None,
     param: Annotated[
-        list[str] | None, typer.Option("--param", help="KEY=VALUE parameter (repeatable).")
+        list[str] | None,
+        typer.Option("--param", metavar="KEY=VALUE", help="KEY=VALUE parameter (repeatable)."),
     ] = None,
-    parent: Annotated[str | None, typer.Option(help="Revision this one derives from (lineage).")] = None,
+    parent: Annotated[
+        str | None, typer.Option(metavar="REF", help="Revision this one derives from (lineage).")
+    ] = None,
     run_id: Annotated[str | None, typer.Option(help="Training run id (lineage).")] = None,
     dataset_version: Annotated[str | None, typer.Option(help="Dataset version (lineage).")] = None,
     code_commit: Annotated[str | None, typer.Option(help="Code commit (lineage).")] = None,
     description: Annotated[str | None, typer.Option(help="Free-text description.")] = None,
-    created_by: Annotated[str | None, typer.Option(help="Author; default: the local user.")] = None,
+    created_by: Annotated[
+        str | None, typer.Option(metavar="USER", help="Author; default: the local user.")
+    ] = None,
     runtime_variant: Annotated[
         str | None,
         typer.Option(help="Runtime variant (picks the table of a legacy service-definition.toml)."),
@@ -115,11 +131,26 @@ def push(
         bool,
         typer.Option("--any-version", help="Allow a version that is not SemVer 2.0 (e.g. a date or 'v2')."),
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="List what would be published (with sizes) and what is left out, then stop: "
+            "no registry or store is touched.",
+        ),
+    ] = False,
     fmt: Output = OutputFormat.text,
 ) -> None:
-    """Publish a revision directory as NAME:VERSION (SemVer 2.0): every file as written, with its mode."""
+    """Publish a revision directory as NAME:VERSION (SemVer 2.0): every file as written, with its
+    mode, except what the default excludes and .msrignore leave out."""
+    from msr_oci.revision import check_publishable_version
+
     settings = settings_of(ctx)
     located, version = run(settings, lambda: inputs.split_version(ref))
+    if dry_run and not update:  # a real push is checked by the registry API
+        run(settings, lambda: check_publishable_version(version, any_scheme=any_version))
+    warnings: list[Problem] = []
+    excluded: list[Exclusion] = []
     revision = run(
         settings,
         lambda: _load(
@@ -140,20 +171,31 @@ def push(
             created_by=created_by,
             target=target.value,
             strict=strict,
-            quiet=settings.quiet,
+            settings=settings,
+            warnings=warnings,
+            excluded=excluded,
         ),
     )
-    total = _upload_size(revision) if progress.wanted(settings) else None
+    if dry_run:
+        dry_run_view.show(fmt, revision, excluded, warnings, _upload_size(revision))
+        return
+    shown = f"{located.name}:{version}"
+    with progress.transfer(settings, f"push {shown}") as tally:
 
-    async def publish(reg: AsyncRemoteRegistry) -> str:
-        with progress.transfer(settings, f"push {located.name}:{version}", total) as advance:
+        async def publish(reg: AsyncRemoteRegistry) -> str:
             if update:  # the registry maps a semver "+" in the reference onto its tag
-                return await reg.update_revision(f"{located.name}:{version}", revision, progress=advance)
+                return await reg.update_revision(f"{located.name}:{version}", revision, progress=tally)
             return await reg.create_revision(
-                revision, overwrite=force, progress=advance, any_version=any_version
+                revision, overwrite=force, progress=tally, any_version=any_version
             )
 
-    revision_id = run_with_registry(settings, located.namespace, publish)
+        try:
+            revision_id = run_with_registry(settings, located.namespace, publish)
+        except KeyboardInterrupt:
+            revision_id = None
+    if revision_id is None:  # Ctrl-C: say what is and is not published, after the bar is gone
+        typer.echo(f"interrupted: {interrupted_push(ref, revision, tally)}", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED)
     record = _id_record(revision_id, name=revision.name, version=revision.version)
     output.emit(fmt, record, lambda: typer.echo(revision_id))
 
@@ -165,27 +207,36 @@ def _files_under(root: Path) -> list[str]:
 def pull(
     ctx: typer.Context,
     ref: RefArg,
-    directory: Annotated[Path, typer.Option("--dir", "-o", help="Directory to write the files into.")],
+    directory: Annotated[
+        Path, typer.Option("--dir", "-o", metavar="DIR", help="Directory to write the files into.")
+    ],
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Pull into a directory that is not empty: afterwards it holds exactly the revision "
+            "(everything else in it is removed).",
+        ),
+    ] = False,
     policy: PolicyOpt = None,
     stage: StageOpt = None,
     fmt: Output = OutputFormat.text,
 ) -> None:
-    """Write a revision's files into a directory, each verified against its digest (with --policy:
-    only a revision signed and approved as the policy requires)."""
+    """Write a revision's files into a new or empty directory (or any, with --force), each verified
+    against its digest, plus its description, labels and metrics in revision.yaml when it has none
+    of its own; with --policy: only a revision signed and approved as the policy requires."""
     settings = settings_of(ctx)
     choice = inputs.policy_choice(policy)
 
     async def pull_files(reg: AsyncRemoteRegistry) -> ModelServingRevision:
         with progress.transfer(settings, f"pull {ref}") as advance:
-            pulled = await reg.pull(ref, directory, progress=advance, policy=choice, stage=stage)
+            pulled = await reg.pull(ref, directory, progress=advance, policy=choice, stage=stage, force=force)
         note_pins(settings, reg)
         return pulled
 
     revision = run_with_registry(settings, None, pull_files)
-    from msr_oci.revision import DEPLOYMENT_CONFIG_FILE, MODEL_DEFINITION_FILE
-
-    files = [MODEL_DEFINITION_FILE, DEPLOYMENT_CONFIG_FILE, *(f.path for f in revision.extra_files)]
-    written = [f for f in files if (directory / f).is_file()]
+    _note_fields_outside(settings, revision, directory)
+    written = _files_under(directory)
     record = _id_record(revision.id or "", name=revision.name, version=revision.version)
     record.update(digest=revision.digest, path=str(directory), files=written)
 
@@ -194,6 +245,37 @@ def pull(
             typer.echo(str(directory / name))
 
     output.emit(fmt, record, human)
+
+
+def _note_fields_outside(settings: Settings, revision: ModelServingRevision, directory: Path) -> None:
+    """Say that revision.yaml was written from the record (not a file of the revision), or that the
+    revision's own revision.yaml lacks what was set at push time (--label, ...)."""
+    from msr_oci.revision import REVISION_FILE
+    from msr_oci.revision.pulled_record import fields_missing_from, is_generated_revision_file
+    from msr_oci.revision.yaml_reader import YamlProblem, parse_yaml
+
+    try:
+        content = (directory / REVISION_FILE).read_bytes()
+        data = parse_yaml(content.decode("utf-8")).data
+    except (OSError, UnicodeDecodeError, YamlProblem):
+        return
+    if revision.document("revision") is None:
+        if is_generated_revision_file(content):
+            output.note(
+                f"note: {REVISION_FILE} holds the record's {', '.join(sorted(data or {}))}: msr push reads "
+                "it, but it is not a file of the revision (model_signing verify: --ignore-paths "
+                f"{directory / REVISION_FILE})",
+                quiet=settings.quiet,
+            )
+        return
+    missing = fields_missing_from(revision, data if isinstance(data, dict) else {})
+    if missing:
+        output.note(
+            f"warning: {', '.join(missing)} of {revision.name}:{revision.version} were set when it was "
+            f"pushed, not in {REVISION_FILE}; a push of these files would drop them (add them to "
+            f"{REVISION_FILE}, or pass them again)",
+            quiet=settings.quiet,
+        )
 
 
 def fetch(
@@ -211,7 +293,7 @@ def fetch(
     choice = inputs.policy_choice(policy)
 
     async def fetch_files(reg: AsyncRemoteRegistry) -> FetchedRevision:
-        with progress.transfer(settings, f"fetch {ref}") as advance:
+        with progress.transfer(settings, f"fetch {ref}", skipped_note="already in the cache") as advance:
             fetched = await reg.fetch(ref, progress=advance, policy=choice, stage=stage)
         note_pins(settings, reg)
         return fetched
@@ -229,7 +311,7 @@ def fetch(
 
 def copy(
     ctx: typer.Context,
-    source: Annotated[str, typer.Argument(help="Revision to copy.")],
+    source: Annotated[str, typer.Argument(help="Revision to copy.", autocompletion=complete_ref)],
     destination: Annotated[str, typer.Argument(help="Target repository ([HOST/NS/]NAME[:TAG]).")],
     fmt: Output = OutputFormat.text,
 ) -> None:
@@ -259,7 +341,7 @@ def export(
 
 def import_(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="Tarball written by `msr export` or skopeo (oci-archive:).")],
+    file: Annotated[Path, typer.Argument(help="Tarball written by msr export or skopeo (oci-archive:).")],
     namespace: Annotated[
         str | None, typer.Argument(help="Namespace to publish into; default $MSR_REGISTRY.")
     ] = None,

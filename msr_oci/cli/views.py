@@ -2,16 +2,44 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from msr_oci.cli import output
+from msr_oci.errors import InputError
 
 if TYPE_CHECKING:
     from msr_oci.registry import AliasEntry, DiffEntry
     from msr_oci.revision import ModelServingRevision
 
-#: columns of ``msr list`` and ``msr history``
-REVISION_COLUMNS = ("NAME", "VERSION", "DIGEST", "ALIASES", "VARIANT", "CREATED", "BY")
+#: the columns ``msr list --columns`` can show, by name; ``label.KEY`` and ``metric.KEY`` too
+LIST_COLUMNS: dict[str, Callable[[ModelServingRevision], Any]] = {
+    "name": lambda r: r.name,
+    "version": lambda r: r.version,
+    "digest": lambda r: output.short_digest(r.digest),
+    "aliases": lambda r: r.aliases,
+    "labels": lambda r: r.labels,
+    "variant": lambda r: runtime_variant(r),
+    "created": lambda r: r.created_at,
+    "by": lambda r: r.created_by,
+    "description": lambda r: r.description,
+}
+DEFAULT_LIST_COLUMNS = ("name", "version", "digest", "aliases", "labels", "variant", "created", "by")
+
+
+def list_column(spec: str) -> tuple[str, Callable[[ModelServingRevision], Any]]:
+    """A column of ``msr list`` by name (``labels``, ``metric.accuracy``, ...): header and getter.
+    Raises ``InputError`` naming the known columns."""
+    key = spec.strip()
+    section, dot, field = key.partition(".")
+    if dot and field and section in ("metric", "metrics"):
+        return field.upper(), lambda r: r.metrics.get(field)
+    if dot and field and section in ("label", "labels"):
+        return field.upper(), lambda r: r.labels.get(field)
+    if key.lower() in LIST_COLUMNS:
+        return key.upper(), LIST_COLUMNS[key.lower()]
+    known = ", ".join([*LIST_COLUMNS, "label.KEY", "metric.KEY"])
+    raise InputError(f"unknown column {spec!r}", hint=f"choose from {known}")
 
 
 def revision_record(revision: ModelServingRevision) -> dict[str, Any]:
@@ -26,18 +54,6 @@ def revision_record(revision: ModelServingRevision) -> dict[str, Any]:
 def runtime_variant(revision: ModelServingRevision) -> str | None:
     variant = revision.service_configuration.runtime_variant
     return str(getattr(variant, "value", variant)) if variant is not None else None
-
-
-def revision_row(revision: ModelServingRevision) -> tuple[Any, ...]:
-    return (
-        revision.name,
-        revision.version,
-        output.short_digest(revision.digest),
-        revision.aliases,
-        runtime_variant(revision),
-        revision.created_at,
-        revision.created_by,
-    )
 
 
 def show_revision(revision: ModelServingRevision) -> None:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from msr_oci.oci.digest import Digester, digest_bytes, is_digest, parse_digest, verify_bytes
     from msr_oci.oci.graph_copy import copy, copy_graph
     from msr_oci.oci.layout import LocalStore, OCILayout, default_store_path
+    from msr_oci.oci.progress import TransferEvents, TransferProgress
     from msr_oci.oci.reference import Reference, is_loopback_host, is_tag, looks_like_host, validate_tag
     from msr_oci.oci.remote import Registry, RegistryOptions, RemoteRepository, open_repository
     from msr_oci.oci.target import Content, ProgressCallback, Target, iter_content, verified_stream
@@ -63,6 +64,8 @@ _LAZY: dict[str, str] = {
     "RegistryOptions": "msr_oci.oci.remote",
     "RemoteRepository": "msr_oci.oci.remote",
     "Target": "msr_oci.oci.target",
+    "TransferEvents": "msr_oci.oci.progress",
+    "TransferProgress": "msr_oci.oci.progress",
     "canonical_json": "msr_oci.oci.content",
     "copy": "msr_oci.oci.graph_copy",
     "copy_graph": "msr_oci.oci.graph_copy",
@@ -109,6 +112,8 @@ __all__ = [
     "RegistryOptions",
     "RemoteRepository",
     "Target",
+    "TransferEvents",
+    "TransferProgress",
     "canonical_json",
     "copy",
     "copy_graph",

@@ -12,6 +12,7 @@ import asyncio
 from msr_oci.errors import InputError
 from msr_oci.oci.content import Descriptor, is_manifest_media_type, parse_manifest, successors
 from msr_oci.oci.digest import is_digest
+from msr_oci.oci.progress import events
 from msr_oci.oci.remote import RemoteRepository
 from msr_oci.oci.target import ProgressCallback, Target
 
@@ -97,6 +98,10 @@ class _GraphCopy:
             # and collect every outcome, so no task's exception goes unretrieved
             await asyncio.gather(*self.tasks.values(), return_exceptions=True)
 
+    def _already_there(self, descriptor: Descriptor) -> None:
+        events(self.progress)(descriptor.size)
+        events(self.progress).blob_done(descriptor, skipped=True)
+
     def _node(self, descriptor: Descriptor) -> asyncio.Task[None]:
         task = self.tasks.get(descriptor.digest)
         if task is None:
@@ -106,6 +111,8 @@ class _GraphCopy:
     async def _copy(self, descriptor: Descriptor) -> None:
         async with self.limit:
             if await self.dst.exists(descriptor):
+                if not is_manifest_media_type(descriptor.media_type):
+                    self._already_there(descriptor)
                 return
         if is_manifest_media_type(descriptor.media_type):
             async with self.limit:
@@ -117,9 +124,11 @@ class _GraphCopy:
             return
         async with self.limit:
             if self.mount_from is not None and await self.mount_from[0].mount(descriptor, self.mount_from[1]):
+                self._already_there(descriptor)  # mounted: the registry shares it, nothing is sent
                 return
             async with self.src.fetch(descriptor) as stream:
                 await self.dst.push(descriptor, stream, progress=self.progress)
+        events(self.progress).blob_done(descriptor, skipped=False)
 
 
 def _mount_source(src: Target, dst: Target) -> tuple[RemoteRepository, str] | None:

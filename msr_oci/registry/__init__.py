@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from msr_oci.registry.diff import DiffEntry, diff_revisions
     from msr_oci.registry.filters import FILTER_KEYS, FilterError
     from msr_oci.registry.namespace import Namespace
+    from msr_oci.registry.not_found import RevisionNotFound
     from msr_oci.registry.refs import RevisionRef
     from msr_oci.registry.sync_registry import ModelServingRegistry, RemoteRegistry
 
@@ -43,6 +44,7 @@ _LAZY: dict[str, str] = {
     "NoEarlierVersion": "msr_oci.registry.async_registry",
     "RemoteRegistry": "msr_oci.registry.sync_registry",
     "RemovalPlan": "msr_oci.registry.async_registry",
+    "RevisionNotFound": "msr_oci.registry.not_found",
     "RevisionRef": "msr_oci.registry.refs",
     "VersionExists": "msr_oci.registry.async_registry",
     "default_cache_dir": "msr_oci.registry.cache",
@@ -64,6 +66,7 @@ __all__ = [
     "NoEarlierVersion",
     "RemoteRegistry",
     "RemovalPlan",
+    "RevisionNotFound",
     "RevisionRef",
     "VersionExists",
     "default_cache_dir",

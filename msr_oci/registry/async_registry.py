@@ -190,9 +190,10 @@ class AsyncRemoteRegistry(LifecycleCalls, GovernanceCalls):
         """Revision names in the namespace (one exact ``name`` filter needs no catalog request)."""
         return await self.listing.names(filters)
 
-    async def versions(self, name: str) -> list[str]:
-        """Versions of a revision, in semver order."""
-        return await self.revisions.versions(name)
+    async def versions(self, name: str, *, missing_ok: bool = True) -> list[str]:
+        """Versions of a revision, in semver order; with ``missing_ok=False``, a name the registry
+        or store does not know is an error (``RevisionNotFound``) rather than ``[]``."""
+        return await self.revisions.versions(name, missing_ok=missing_ok)
 
     async def update_revision(
         self, revision_id: str, revision: ModelServingRevision, *, progress: ProgressCallback | None = None
@@ -279,11 +280,17 @@ class AsyncRemoteRegistry(LifecycleCalls, GovernanceCalls):
         progress: ProgressCallback | None = None,
         policy: PolicyChoice | None = None,
         stage: str | None = None,
+        force: bool = False,
     ) -> ModelServingRevision:
-        """Write a revision's files into ``destination``, each verified, through temp files and renames
-        (with ``policy``: only once the deploy gate passes, as in ``fetch``)."""
+        """Write a revision's files into ``destination``, each verified (with ``policy``: only once
+        the deploy gate passes, as in ``fetch``), with the record's description, labels, metrics...
+        in ``revision.yaml`` when the revision has none of its own (see ``pulled_record``).
+
+        A destination that holds anything is refused (``DestinationNotEmpty``, exit 5) unless
+        ``force``, which makes it hold exactly the revision. Files are staged inside the destination
+        and moved into place only once every one is verified: a failed pull changes nothing."""
         return await self.transfers.pull(
-            revision_ref, destination, progress=progress, policy=policy, stage=stage
+            revision_ref, destination, progress=progress, policy=policy, stage=stage, force=force
         )
 
     async def copy(

@@ -27,6 +27,7 @@ from msr_oci.errors import IntegrityError, writing
 from msr_oci.oci import Descriptor, ProgressCallback, Target, parse_digest, verify_bytes
 from msr_oci.oci.digest import Digester
 from msr_oci.oci.file_digests import FileDigests
+from msr_oci.oci.progress import events
 from msr_oci.oci.tempfiles import TEMP_SUFFIX, atomic_file, locked_temp_dir, remove_abandoned
 
 CACHE_ENV = "MSR_CACHE_DIR"
@@ -99,11 +100,13 @@ class ContentCache:
     ) -> Path:
         """Make sure a blob is cached, downloading it (verified while streaming) if it is not."""
         path = self.blob_path(descriptor.digest)
-        if not path.is_file():
+        downloaded = not path.is_file()
+        if downloaded:
             await source.fetch_to_file(descriptor, path, progress=progress)
             os.chmod(path, 0o444)
-        elif progress is not None:
-            progress(descriptor.size)
+        else:
+            events(progress)(descriptor.size)
+        events(progress).blob_done(descriptor, skipped=not downloaded)
         return path
 
     # ---- revision directories -----------------------------------------------------------------------

@@ -133,13 +133,25 @@ class Listing:
         def aliases_of(digest: str) -> list[str]:
             return sorted(by_digest.get(digest, []))
 
+        def located(summary: RevisionSummary, tag: str, digest: str) -> RevisionSummary:
+            return replace(summary, name=name, version=scan.versions[tag], aliases=aliases_of(digest))
+
         wanted = [
-            descriptor.digest
-            for descriptor, summary in found.values()
-            if summary is None or predicate(replace(summary, aliases=aliases_of(descriptor.digest)))
+            (tag, descriptor.digest)
+            for tag, (descriptor, summary) in found.items()
+            if summary is None or predicate(located(summary, tag, descriptor.digest))
         ]
-        loaded = await gather(self.reader.load(ref.with_digest(digest)) for digest in dict.fromkeys(wanted))
-        revisions = [r.model_copy(update={"aliases": aliases_of(r.digest or "")}) for r in loaded]
+        digests = list(dict.fromkeys(digest for _, digest in wanted))
+        loaded = await gather(self.reader.load(ref.with_digest(digest)) for digest in digests)
+        by_digest_loaded = dict(zip(digests, loaded, strict=True))
+        # one row per version tag, named where it was found: a copy under another name or version
+        # (same digest) is its own row, not a second row of the original
+        revisions = [
+            by_digest_loaded[digest].model_copy(
+                update={"name": name, "version": scan.versions[tag], "aliases": aliases_of(digest)}
+            )
+            for tag, digest in wanted
+        ]
         return [r for r in revisions if predicate(r)]
 
     async def _by_tag(

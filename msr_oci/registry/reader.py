@@ -6,7 +6,7 @@ read by tag is fetched (the tag may have moved) and its verified bytes cached by
 
 from __future__ import annotations
 
-from msr_oci.errors import InvalidManifest, NameUnknown, Remedy
+from msr_oci.errors import InvalidManifest, NameUnknown, NotFoundError, Remedy
 from msr_oci.oci import (
     MEDIA_TYPE_IMAGE_MANIFEST,
     Descriptor,
@@ -16,6 +16,7 @@ from msr_oci.oci import (
     parse_manifest,
 )
 from msr_oci.registry.cache import ContentCache
+from msr_oci.registry.not_found import explain_not_found
 from msr_oci.registry.targets import Targets
 from msr_oci.revision import (
     ModelServingRevision,
@@ -66,7 +67,14 @@ class RevisionReader:
         return descriptor, manifest
 
     async def manifest(self, ref: Reference) -> tuple[Descriptor, ImageManifest]:
-        """The revision manifest ``ref`` names, verified (a bare name means its latest version)."""
+        """The revision manifest ``ref`` names, verified (a bare name means its latest version);
+        ``RevisionNotFound`` says which name, version, alias or digest is missing."""
+        try:
+            return await self._manifest(ref)
+        except NotFoundError as exc:
+            raise await explain_not_found(self.targets, ref, exc) from None
+
+    async def _manifest(self, ref: Reference) -> tuple[Descriptor, ImageManifest]:
         target = self.targets.target(ref)
         if ref.digest:
             descriptor, manifest = await self.manifest_by_digest(target, ref.digest)
@@ -91,9 +99,10 @@ class RevisionReader:
         is nothing else)."""
         scan = await self.targets.scan(self.targets.target(ref))
         if not scan.versions:
-            raise NameUnknown(
+            missing = NameUnknown(
                 f"no versions of {ref.name}", what="versions", where=ref.name, remedies=(Remedy.PUBLISH,)
             )
+            raise await explain_not_found(self.targets, ref, missing)
         stable = {t: v for t, v in scan.versions.items() if not is_prerelease(v)}
         candidates = scan.versions if devel or not stable else stable
         return max(candidates, key=lambda tag: version_sort_key(candidates[tag]))

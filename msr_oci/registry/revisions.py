@@ -11,12 +11,14 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from msr_oci.errors import ConflictError, InputError, InvalidManifest, Remedy
+from msr_oci.errors import ConflictError, InputError, InvalidManifest, NameUnknown, Remedy
 from msr_oci.oci import Descriptor, ProgressCallback, Reference, Target
+from msr_oci.oci.progress import events
 from msr_oci.registry import repository_index
 from msr_oci.registry.aliases import AliasStore
 from msr_oci.registry.authorship import default_user, now
 from msr_oci.registry.cache import ContentCache
+from msr_oci.registry.not_found import explain_not_found, tags_if_known
 from msr_oci.registry.reader import RevisionReader
 from msr_oci.registry.refs import RESERVED_TAG_PREFIX, classify_tags
 from msr_oci.registry.targets import Targets, both, cancel
@@ -139,6 +141,7 @@ class Revisions:
             await target.push(descriptor, content, progress=advance)
             if progress is not None and sent < descriptor.size:
                 progress(descriptor.size - sent)  # skipped: already there
+            events(progress).blob_done(descriptor, skipped=sent < descriptor.size)
 
         await self.targets.gather(push_blob(d, c) for d, c in blobs)
 
@@ -157,6 +160,7 @@ class Revisions:
         target = self.targets.target(ref)
         target.expect_push()
         encoded = encode_revision(revision)
+        events(progress).expect(sum(descriptor.size for descriptor, _ in encoded.blobs))
         uploads = asyncio.ensure_future(self._push_blobs(target, encoded.blobs, progress))
         try:
             existing, indexed = await check if check is not None else (None, True)
@@ -168,6 +172,7 @@ class Revisions:
             return existing
         await uploads
         await target.push_manifest(encoded.descriptor, encoded.manifest_bytes, tag=version_tag)
+        events(progress).manifest_pushed(encoded.descriptor)
         if indexed:  # (without a check: ``record`` finds out, and does nothing without an index)
             entry = repository_index.entry_for(version_tag, encoded.descriptor, encoded.manifest.annotations)
             await repository_index.record(target, ref.name, version_tag, entry)
@@ -230,9 +235,15 @@ class Revisions:
         revision, by_digest = await both(self.reader.load(ref), aliases_by_digest())
         return revision.model_copy(update={"aliases": sorted(by_digest.get(revision.digest or "", []))})
 
-    async def versions(self, name: str) -> list[str]:
-        scan = await self.targets.scan(self.targets.target(self.targets.repository_ref(name)))
-        return sorted(scan.versions.values(), key=version_sort_key)
+    async def versions(self, name: str, *, missing_ok: bool = True) -> list[str]:
+        ref = self.targets.repository_ref(name)
+        if missing_ok:
+            tags: list[str] | None = await self.targets.tags(self.targets.target(ref))
+        else:
+            tags, _ = await tags_if_known(self.targets, ref)
+            if tags is None:
+                raise await explain_not_found(self.targets, ref, NameUnknown(f"no repository {name}"))
+        return sorted(classify_tags(tags or []).versions.values(), key=version_sort_key)
 
     async def history(self, revision_id: str) -> list[ModelServingRevision]:
         ref = self.targets.locate(revision_id)

@@ -14,16 +14,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from msr_oci.errors import InputError, InvalidManifest, writing
+from msr_oci.errors import InputError, InvalidManifest
 from msr_oci.oci import Descriptor, ImageManifest, ProgressCallback, Reference, parse_manifest
 from msr_oci.oci.graph_copy import copy_graph
 from msr_oci.oci.layout import OCILayout
-from msr_oci.oci.tempfiles import remove_abandoned_beside
+from msr_oci.oci.progress import events
+from msr_oci.oci.tempfiles import atomic_file
+from msr_oci.registry import pull_directory
 from msr_oci.registry.archive import extract_layout_tar, write_layout_tar
 from msr_oci.registry.cache import DEFAULT_FILE_MODE, ContentCache
 from msr_oci.registry.reader import RevisionReader
 from msr_oci.registry.targets import Targets
 from msr_oci.revision import (
+    REVISION_FILE,
     ModelServingRevision,
     check_artifact,
     decode_revision,
@@ -31,6 +34,7 @@ from msr_oci.revision import (
     revision_files,
     version_to_tag,
 )
+from msr_oci.revision.pulled_record import render_revision_file
 
 if TYPE_CHECKING:
     from msr_oci.registry.governance import PolicyChoice, RevisionGovernance
@@ -83,6 +87,7 @@ class Transfers:
             target = self.targets.target(ref)
             # the config travels with the layers: one round trip fewer than fetching it first
             jobs: list[Awaitable[object]] = [self.reader.small(target, manifest.config)]
+            events(progress).expect(sum(layer.size for _, layer in files))
             jobs += [self.cache.fill(target, layer, progress=progress) for _, layer in files]
             config = (await self.targets.gather(jobs))[0]
             assert isinstance(config, bytes)
@@ -122,34 +127,35 @@ class Transfers:
         progress: ProgressCallback | None,
         policy: PolicyChoice | None,
         stage: str | None,
+        force: bool = False,
     ) -> ModelServingRevision:
         ref = await self._gated(revision_ref, policy, stage)
         descriptor, manifest = await self.reader.manifest(ref)
         files = revision_files(manifest)
         target = self.targets.target(ref)
-        with writing(destination):
-            destination.mkdir(parents=True, exist_ok=True)
-        root = destination.resolve()
-        for relative, _ in files:
-            if not (root / relative).resolve().is_relative_to(root):
-                raise InputError(f"{relative!r} would leave {destination} (through a symlink)")
-        # temp files an interrupted pull of these files left (no live pull holds them) go first
-        remove_abandoned_beside(root / relative for relative, _ in files)
-        # the config travels with the layers: one round trip fewer than fetching it first
-        jobs: list[Awaitable[object]] = [self.reader.small(target, manifest.config)]
-        jobs += [target.fetch_to_file(layer, root / relative, progress=progress) for relative, layer in files]
-        config = (await self.targets.gather(jobs))[0]
-        assert isinstance(config, bytes)
-        try:
+        pull_directory.prepare(destination, force=force)
+        with pull_directory.staged(destination) as staging:
+            # the config travels with the layers: one round trip fewer than fetching it first
+            jobs: list[Awaitable[object]] = [self.reader.small(target, manifest.config)]
+            events(progress).expect(sum(layer.size for _, layer in files))
+            jobs += [
+                target.fetch_to_file(layer, staging / relative, progress=progress)
+                for relative, layer in files
+            ]
+            config = (await self.targets.gather(jobs))[0]
+            assert isinstance(config, bytes)
             revision = decode_revision(manifest, config, digest=descriptor.digest, reference_name=ref.name)
             for relative, layer in files:  # the permission bits as published (start.sh stays executable)
                 mode = file_mode(layer)
-                os.chmod(root / relative, DEFAULT_FILE_MODE if mode is None else mode)
-            return revision
-        except BaseException:
-            for relative, _ in files:  # a record that contradicts its layers leaves nothing behind
-                (root / relative).unlink(missing_ok=True)
-            raise
+                os.chmod(staging / relative, DEFAULT_FILE_MODE if mode is None else mode)
+            record_file = staging / REVISION_FILE
+            generated = render_revision_file(revision) if revision.document("revision") is None else None
+            if generated is not None and not record_file.exists():
+                # the record's description, labels, metrics...: kept by a push of the pulled files
+                with atomic_file(record_file, mode=DEFAULT_FILE_MODE) as fh:
+                    fh.write(generated)
+            pull_directory.install(staging, destination, force=force)
+        return revision
 
     async def _revision_at(self, ref: Reference) -> tuple[Descriptor, ModelServingRevision]:
         descriptor, manifest = await self.reader.manifest(ref)
@@ -161,6 +167,9 @@ class Transfers:
         destination = self.targets.locate(destination_ref)
         descriptor, revision = await self._revision_at(source)
         tag = destination.tag or version_to_tag(revision.version)
+        # read just now: the cache serves it by digest without a request
+        _, manifest = await self.reader.manifest_by_digest(self.targets.target(source), descriptor.digest)
+        events(progress).expect(manifest.config.size + sum(layer.size for layer in manifest.layers))
         await copy_graph(
             self.targets.target(source),
             self.targets.target(destination),

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from msr_oci.revision.revision import (
         DEPLOYMENT_CONFIG_FILE,
         MODEL_DEFINITION_FILE,
+        REVISION_FILE,
         ExtraFile,
         Lineage,
         ModelServingRevision,
@@ -86,6 +87,7 @@ _LAZY: dict[str, str] = {
     "MEDIA_TYPE_MODEL_DEFINITION": "msr_oci.revision.codec",
     "MEDIA_TYPE_SERVICE_CONFIGURATION": "msr_oci.revision.codec",
     "MODEL_DEFINITION_FILE": "msr_oci.revision.revision",
+    "REVISION_FILE": "msr_oci.revision.revision",
     "ModelConfig": "msr_oci.revision.model_definition",
     "ModelDefinition": "msr_oci.revision.model_definition",
     "ModelHealthCheck": "msr_oci.revision.model_definition",
@@ -127,6 +129,7 @@ __all__ = [
     "MEDIA_TYPE_MODEL_DEFINITION",
     "MEDIA_TYPE_SERVICE_CONFIGURATION",
     "MODEL_DEFINITION_FILE",
+    "REVISION_FILE",
     "BlueGreen",
     "ClusterMode",
     "DeploymentStrategy",

@@ -12,7 +12,7 @@ import os
 import re
 import stat
 import tomllib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -31,6 +31,14 @@ from msr_oci.revision.codec import (
     service_file_view,
 )
 from msr_oci.revision.errors import InvalidRevision, Problem, RevisionInputError
+from msr_oci.revision.ignore import (
+    IGNORE_FILE,
+    MAX_IGNORE_FILE_BYTES,
+    SYNTAX_HINT,
+    Exclusion,
+    IgnoreRules,
+    secret_warning,
+)
 from msr_oci.revision.model_definition import (
     COMMAND_KEYS,
     ModelConfig,
@@ -41,7 +49,14 @@ from msr_oci.revision.model_definition import (
     PreStartAction,
 )
 from msr_oci.revision.paths import check_relative_path
-from msr_oci.revision.revision import DocumentFile, DocumentRole, ExtraFile, ModelServingRevision
+from msr_oci.revision.pulled_record import is_generated_revision_file
+from msr_oci.revision.revision import (
+    REVISION_FILE,
+    DocumentFile,
+    DocumentRole,
+    ExtraFile,
+    ModelServingRevision,
+)
 from msr_oci.revision.service_configuration import (
     BlueGreen,
     DeploymentStrategy,
@@ -62,7 +77,6 @@ MAX_TREE_DEPTH: Final = 64
 MODEL_DEFINITION_NAMES: Final = ("model-definition.yaml", "model-definition.yml")
 DEPLOYMENT_CONFIG_NAMES: Final = ("deployment-config.yaml", "deployment-config.yml")
 SERVICE_DEFINITION_TOML: Final = "service-definition.toml"
-REVISION_FILE: Final = "revision.yaml"
 #: what revision.yaml may set (everything else comes from the command line or the registry)
 REVISION_FILE_KEYS: Final = frozenset(
     {"description", "labels", "metrics", "parameters", "lineage", "metadata", "created_by"}
@@ -117,6 +131,8 @@ class _Document:
 @dataclass
 class _Findings:
     problems: list[Problem] = field(default_factory=list)
+    #: files and directories the ignore rules left out, in walk order
+    excluded: list[Exclusion] = field(default_factory=list)
 
     def error(self, file: str, message: str, **where: Any) -> None:
         self.problems.append(Problem(file=file, message=message, **where))
@@ -535,6 +551,9 @@ def _revision_fields(root: Path, findings: _Findings) -> _Document | None:
     document = _read_yaml(path, findings)
     if document is None:
         return None
+    if is_generated_revision_file(document.content):
+        reason = "written by msr pull: its fields are read, the file is not published"
+        findings.excluded.append(Exclusion(REVISION_FILE, reason))
     if not isinstance(document.data, dict | None):
         findings.error(document.file, "must be a mapping (description, labels, metrics, ...)", line=1)
         return None
@@ -559,9 +578,24 @@ _CONSUMED: Final = frozenset(
 )
 
 
+def _ignore_rules(root: Path, findings: _Findings) -> IgnoreRules:
+    """The default excludes plus ``root``'s ``.msrignore`` (UTF-8, gitignore syntax), if any."""
+    path = root / IGNORE_FILE
+    lines: list[str] = []
+    if path.is_file():
+        if path.stat().st_size > MAX_IGNORE_FILE_BYTES:
+            findings.error(IGNORE_FILE, f"is larger than {MAX_IGNORE_FILE_BYTES} bytes", hint=SYNTAX_HINT)
+        elif (read := _read_text(path, findings)) is not None:
+            lines = read[1].splitlines()
+    rules = IgnoreRules(lines)
+    findings.problems.extend(rules.problems)
+    return rules
+
+
 def _walk_files(root: Path, findings: _Findings) -> Iterator[tuple[str, Path]]:
-    """Every other regular file, sorted, iteratively (any depth up to a bound): dotfiles skipped;
-    symlinks only when they stay inside."""
+    """Every other regular file the ignore rules keep, sorted, iteratively (any depth up to a
+    bound); an excluded directory is not read; symlinks only when they stay inside."""
+    rules = _ignore_rules(root, findings)
     resolved_root = root.resolve()
     pending: list[tuple[Path, int]] = [(root, 0)]
     while pending:
@@ -583,9 +617,14 @@ def _walk_files(root: Path, findings: _Findings) -> Iterator[tuple[str, Path]]:
         for entry in entries:
             path = Path(entry.path)
             relative = path.relative_to(root).as_posix()
-            if entry.name.startswith(".") or relative in _CONSUMED:
+            if relative in _CONSUMED:
                 continue
-            if entry.is_dir(follow_symlinks=False):
+            is_dir = entry.is_dir(follow_symlinks=False)
+            excluded = rules.exclusion(relative, is_dir=is_dir)
+            if excluded is not None:
+                findings.excluded.append(excluded)
+                continue
+            if is_dir:
                 subdirectories.append((path, depth + 1))
                 continue
             if path.is_symlink() and not path.resolve().is_relative_to(resolved_root):
@@ -599,6 +638,9 @@ def _walk_files(root: Path, findings: _Findings) -> Iterator[tuple[str, Path]]:
             except UnsafePath as exc:
                 findings.error(relative, exc.message, hint="rename the file")
                 continue
+            secret = secret_warning(relative)
+            if secret is not None:
+                findings.problems.append(secret)
             yield relative, path
         pending.extend(reversed(subdirectories))
 
@@ -612,6 +654,7 @@ def _collect(
     findings: _Findings,
     rules: _Rules,
     digests: FileDigests | None = None,
+    hashing: Callable[[str, int], None] | None = None,
 ) -> ModelServingRevision | None:
     root = Path(path)
     if not root.is_dir():
@@ -622,10 +665,12 @@ def _collect(
     definition = _model_definition(root, findings, rules)
     config = _service_configuration(root, runtime_variant, findings, rules)
     extras = _revision_fields(root, findings)
-    extra_files = sorted(
-        (describe_extra_file(p, relative, digests) for relative, p in _walk_files(root, findings)),
-        key=lambda f: f.path,
-    )
+    extra_files = []
+    for relative, file in _walk_files(root, findings):
+        if hashing is not None:
+            hashing(relative, file.stat().st_size)
+        extra_files.append(describe_extra_file(file, relative, digests))
+    extra_files.sort(key=lambda f: f.path)
     if findings.errors or definition is None or config is None:
         return None
     model_definition, definition_document = definition
@@ -646,7 +691,7 @@ def _collect(
                 "service-configuration", media_type, service_file_view(service_configuration)
             )
         )
-    if extras is not None:
+    if extras is not None and not is_generated_revision_file(extras.content):
         documents.append(extras.as_file("revision", MEDIA_TYPE_REVISION_FILE, None))
     fields: dict[str, Any] = dict(extras.data or {}) if extras is not None else {}
     fields.update(overrides)
@@ -703,19 +748,27 @@ def load_revision_dir(
     target: str = "head",
     strict: bool = False,
     warnings: list[Problem] | None = None,
+    excluded: list[Exclusion] | None = None,
     file_digests: FileDigests | None = None,
+    hashing: Callable[[str, int], None] | None = None,
     **fields: Any,
 ) -> ModelServingRevision:
     """Read a revision directory. ``fields`` (labels, description, created_by, ...) override
     revision.yaml. ``target`` checks against an older Backend.AI release's rules; ``strict`` makes
     unknown keys errors. Raises ``RevisionInputError`` naming the file, field path and line of the
-    first error (all of them in ``.problems``); warnings are appended to ``warnings``. With
-    ``file_digests``, files unchanged since they were last hashed are not read again."""
+    first error (all of them in ``.problems``); warnings are appended to ``warnings``, and what the
+    default excludes and ``.msrignore`` left out to ``excluded``. With ``file_digests``, files
+    unchanged since they were last hashed are not read again. ``hashing(path, size)`` is called
+    before each extra file is described (hashed unless ``file_digests`` knows it)."""
     findings = _Findings()
     rules = _rules(target, strict)
-    revision = _collect(Path(path), name, version, runtime_variant, fields, findings, rules, file_digests)
+    revision = _collect(
+        Path(path), name, version, runtime_variant, fields, findings, rules, file_digests, hashing
+    )
     if warnings is not None:
         warnings.extend(p for p in findings.problems if p.severity == "warning")
+    if excluded is not None:
+        excluded.extend(findings.excluded)
     errors = findings.errors
     if errors or revision is None:
         first = errors[0] if errors else Problem(file=str(path), message="could not be read")
@@ -731,8 +784,12 @@ def validate_revision_dir(
     runtime_variant: str | None = None,
     target: str = "head",
     strict: bool = False,
+    excluded: list[Exclusion] | None = None,
 ) -> list[Problem]:
-    """Every problem (errors and warnings) in a revision directory; empty when it is clean."""
+    """Every problem (errors and warnings) in a revision directory; empty when it is clean. What
+    the ignore rules leave out is appended to ``excluded``."""
     findings = _Findings()
     _collect(Path(path), name, version, runtime_variant, {}, findings, _rules(target, strict))
+    if excluded is not None:
+        excluded.extend(findings.excluded)
     return findings.problems

@@ -34,6 +34,7 @@ from msr_oci.revision.versions import check_version
 __all__ = [
     "DEPLOYMENT_CONFIG_FILE",
     "MODEL_DEFINITION_FILE",
+    "REVISION_FILE",
     "DocumentFile",
     "ExtraFile",
     "Lineage",
@@ -44,6 +45,8 @@ __all__ = [
 
 MODEL_DEFINITION_FILE: Final = "model-definition.yaml"
 DEPLOYMENT_CONFIG_FILE: Final = "deployment-config.yaml"
+#: registry metadata (description, labels, metrics, ...) as the user wrote it
+REVISION_FILE: Final = "revision.yaml"
 DEFAULT_FILE_MEDIA_TYPE: Final = "application/octet-stream"
 
 # one repository path component of the distribution reference grammar

@@ -18,6 +18,7 @@ def test_validate_reports_file_field_and_line(isolated_env: object, tmp_path: Pa
         "path": str(good),
         "valid": True,
         "problems": [],
+        "excluded": [],
     }
     bad = write_revision_dir(tmp_path / "bad", port=2000)  # the agent reserves port 2000
     result = msr("validate", str(bad), "--output", "json", expect=2).json()

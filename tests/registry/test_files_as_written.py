@@ -20,6 +20,7 @@ from msr_oci.oci.layout import LocalStore
 from msr_oci.registry import AsyncRemoteRegistry
 from msr_oci.revision import ModelServingRevision, RevisionInputError, encode_revision
 from msr_oci.revision.loader import load_revision_dir, validate_revision_dir
+from msr_oci.revision.pulled_record import GENERATED_HEADER
 
 V1 = DATA / "v1-artifact"
 
@@ -202,7 +203,11 @@ async def test_a_v1_artifact_is_still_read_fetched_and_pulled(tmp_path: Path, is
         "model-definition.yaml",
         "site/index.html",
     ]
-    assert snapshot(fetched.path) == snapshot(tmp_path / "pulled")
+    # pull also writes the record's description and labels into revision.yaml (this v1 revision
+    # has no revision.yaml of its own); msr push reads it but does not publish it
+    pulled = snapshot(tmp_path / "pulled")
+    assert pulled.pop("revision.yaml")[0].startswith(GENERATED_HEADER)
+    assert snapshot(fetched.path) == pulled
 
 
 def test_a_deep_directory_tree_is_a_clear_error() -> None:
