@@ -13,6 +13,7 @@ The one implementation, as a thin facade over collaborators that each own one co
   lifecycle_calls.py);
 * ``AliasStore`` (aliases.py): the one writer of alias tags and the alias log;
 * ``Transfers`` (transfers.py): fetch, pull, copy, export, import;
+* views (view_calls.py): render (render.py) and diff (diff.py), which only read;
 * governance (governance_calls.py, governance.py, policies.py, audit_trail.py): signatures,
   approvals, policies and the audit timeline, built on first use.
 
@@ -21,7 +22,6 @@ The one implementation, as a thin facade over collaborators that each own one co
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,7 +34,6 @@ from msr_oci.registry.aliases import AliasStore, NoEarlierVersion
 from msr_oci.registry.archiving import ArchivedRevision, Archiving
 from msr_oci.registry.cache import ContentCache
 from msr_oci.registry.deletion import Deletion
-from msr_oci.registry.diff import DiffEntry, diff_revisions
 from msr_oci.registry.governance_calls import GovernanceCalls
 from msr_oci.registry.lifecycle_calls import LifecycleCalls
 from msr_oci.registry.listing import Listing, SortOrder
@@ -42,10 +41,10 @@ from msr_oci.registry.metadata_edits import MetadataEdits
 from msr_oci.registry.namespace import Namespace
 from msr_oci.registry.reader import RevisionReader
 from msr_oci.registry.removal import RemovalPlan, RemovalPlanner
-from msr_oci.registry.render import DeploymentIds, RenderTarget, render_revision
 from msr_oci.registry.revisions import Revisions, VersionExists
 from msr_oci.registry.targets import Targets
 from msr_oci.registry.transfers import FetchedRevision, Transfers
+from msr_oci.registry.view_calls import ViewCalls
 from msr_oci.revision import ModelServingRevision
 
 if TYPE_CHECKING:
@@ -62,7 +61,7 @@ __all__ = [
 ]
 
 
-class AsyncRemoteRegistry(LifecycleCalls, GovernanceCalls):
+class AsyncRemoteRegistry(LifecycleCalls, GovernanceCalls, ViewCalls):
     """Revisions in ``namespace``: ``registry.example.com/team``, ``127.0.0.1:5000/serving`` or a path.
 
     ``None`` means ``$MSR_REGISTRY``, else the embedded local store. Connections are pooled per
@@ -310,17 +309,3 @@ class AsyncRemoteRegistry(LifecycleCalls, GovernanceCalls):
     async def import_archive(self, tar_path: Path) -> list[str]:
         """Publish every revision tagged in an OCI-layout tarball into this namespace. Returns their ids."""
         return await self.transfers.import_archive(tar_path)
-
-    # ---- views --------------------------------------------------------------------------------------
-
-    async def render(
-        self, revision_ref: str, target: RenderTarget, ids: DeploymentIds | None = None
-    ) -> dict[str, Any]:
-        """The JSON Backend.AI takes to deploy this revision (see ``registry/render.py``)."""
-        revision = await self.get_revision(revision_ref, with_aliases=False)
-        return render_revision(revision, target, ids or DeploymentIds())
-
-    async def diff(self, a: str, b: str) -> list[DiffEntry]:
-        """Structural differences between two revisions (definition, configuration, metadata)."""
-        left, right = await asyncio.gather(self.get_revision(a), self.get_revision(b))
-        return diff_revisions(left, right)
