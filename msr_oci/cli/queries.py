@@ -61,7 +61,7 @@ def list_revisions(
     archived: Annotated[
         bool,
         typer.Option(
-            "--archived", help="List archived revisions instead (`msr archive`; by name and version)."
+            "--archived", help="List archived revisions instead (see msr archive; by name and version)."
         ),
     ] = False,
     columns: Annotated[

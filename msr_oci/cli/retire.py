@@ -67,7 +67,7 @@ def _plan_record(plan: RemovalPlan) -> list[dict[str, Any]]:
 def archive(ctx: typer.Context, ref: RefArg, yes: Yes = False, fmt: Output = OutputFormat.text) -> None:
     """Take a revision out of circulation: untag its version and remove the aliases pointing at it
     (each removal recorded in the alias log), keeping it, fetchable by digest, under an archive
-    record (`msr list --archived`, `msr unarchive`). Asks first when aliases would go."""
+    record (see msr list --archived and msr unarchive). Asks first when aliases would go."""
     settings = settings_of(ctx)
 
     async def work(reg: AsyncRemoteRegistry) -> tuple[RemovalPlan, list[str]]:
