@@ -6,7 +6,7 @@ revision manifest digest:
 
 * ``_archived.<hex>.revision`` points at the revision manifest itself. A tag, because that is what
   every garbage collector keeps: CNCF distribution 2.8's ``--delete-untagged`` deletes an untagged
-  manifest even when a tagged index references it (tests/test_archiving.py runs it);
+  manifest even when a tagged index references it (tests/registry/test_archiving.py runs it);
 * ``_archived.<hex>``, the archive record: a one-entry OCI image index referencing the revision
   manifest, whose annotations say which version was archived, when, by whom, and which aliases
   were removed then. ``list_archived`` reads these; ``unarchive`` knows which version tag to put

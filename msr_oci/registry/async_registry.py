@@ -14,6 +14,7 @@ The one implementation, as a thin facade over collaborators that each own one co
 * ``AliasStore`` (aliases.py): the one writer of alias tags and the alias log (its calls:
   alias_calls.py);
 * ``Transfers`` (transfers.py): fetch, pull, copy, export; ``ArchiveImport`` (imports.py): import;
+* views (view_calls.py): render (render.py) and diff (diff.py), which only read;
 * governance (governance_calls.py, governance.py, policies.py, audit_trail.py): signatures,
   approvals, policies and the audit timeline, built on first use.
 
@@ -22,7 +23,6 @@ The one implementation, as a thin facade over collaborators that each own one co
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,7 +35,6 @@ from msr_oci.registry.aliases import AliasStore, NoEarlierVersion
 from msr_oci.registry.archiving import ArchivedRevision, Archiving
 from msr_oci.registry.cache import ContentCache
 from msr_oci.registry.deletion import Deletion
-from msr_oci.registry.diff import DiffEntry, diff_revisions
 from msr_oci.registry.governance_calls import GovernanceCalls
 from msr_oci.registry.imports import ArchiveImport
 from msr_oci.registry.lifecycle_calls import LifecycleCalls
@@ -44,11 +43,11 @@ from msr_oci.registry.metadata_edits import MetadataEdits
 from msr_oci.registry.namespace import Namespace
 from msr_oci.registry.reader import RevisionReader
 from msr_oci.registry.removal import RemovalPlan, RemovalPlanner
-from msr_oci.registry.render import DeploymentIds, RenderTarget, render_revision
 from msr_oci.registry.revisions import Revisions
 from msr_oci.registry.targets import Targets
 from msr_oci.registry.transfers import FetchedRevision, Transfers
 from msr_oci.registry.version_tags import VersionExists
+from msr_oci.registry.view_calls import ViewCalls
 from msr_oci.revision import ModelServingRevision
 from msr_oci.revision.summary import RevisionSummary
 
@@ -66,7 +65,7 @@ __all__ = [
 ]
 
 
-class AsyncRemoteRegistry(AliasCalls, LifecycleCalls, GovernanceCalls):
+class AsyncRemoteRegistry(AliasCalls, LifecycleCalls, GovernanceCalls, ViewCalls):
     """Revisions in ``namespace``: ``registry.example.com/team``, ``127.0.0.1:5000/serving`` or a path.
 
     ``None`` means ``$MSR_REGISTRY``, else the embedded local store. Connections are pooled per
@@ -289,17 +288,3 @@ class AsyncRemoteRegistry(AliasCalls, LifecycleCalls, GovernanceCalls):
         (recorded); ``_`` tags and tags that are neither the revision's version nor an alias are
         refused. Returns the revisions' ids (see imports.py)."""
         return await self.imports.run(tar_path, force=force)
-
-    # ---- views --------------------------------------------------------------------------------------
-
-    async def render(
-        self, revision_ref: str, target: RenderTarget, ids: DeploymentIds | None = None
-    ) -> dict[str, Any]:
-        """The JSON Backend.AI takes to deploy this revision (see ``registry/render.py``)."""
-        revision = await self.get_revision(revision_ref, with_aliases=False)
-        return render_revision(revision, target, ids or DeploymentIds())
-
-    async def diff(self, a: str, b: str) -> list[DiffEntry]:
-        """Structural differences between two revisions (definition, configuration, metadata)."""
-        left, right = await asyncio.gather(self.get_revision(a), self.get_revision(b))
-        return diff_revisions(left, right)

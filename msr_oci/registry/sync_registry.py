@@ -74,7 +74,7 @@ class RemoteRegistry(ModelServingRegistry):
     """``ModelServingRegistry`` over a registry namespace or a local store (see ``AsyncRemoteRegistry``).
 
     Every public coroutine of ``AsyncRemoteRegistry`` is here as a blocking method made from it by
-    ``_blocking``, so the two cannot drift (tests/test_sync_parity.py checks it). Calls run on a
+    ``_blocking``, so the two cannot drift (tests/registry/test_sync_parity.py checks it). Calls run on a
     private event loop in one thread, so connections stay pooled between calls.
     """
 
