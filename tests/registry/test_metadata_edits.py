@@ -144,9 +144,13 @@ async def test_an_edit_uploads_the_config_and_manifest_only(
             edited = await reg.update_metadata("fraud-detector:1.0.0", labels={"owner": "bob"})
             after = await reg.get_revision(edited, with_aliases=False)
         # the manifest by its tag; the config upload; the manifest; the index (none here): the
-        # config and the new manifest are served from the cache by digest afterwards
+        # config and the new manifest are served from the cache by digest afterwards. The version
+        # tag is also read (HEAD) after the write, and before it when the uploads outlasted the
+        # check by more than READ_BACK_DELAY (a registry has no conditional write): 1 or 2 reads
         during = proxy.requests[published:]
-        assert len(during) == 5
+        tag_reads = [r for r in during if r.method == "HEAD" and r.path.endswith("/manifests/1.0.0")]
+        assert len(tag_reads) in (1, 2)
+        assert len(during) - len(tag_reads) == 5
     writes = [(r.method, r.path.rsplit("/", 2)[-2]) for r in during if r.method in ("POST", "PUT", "PATCH")]
     # one blob upload (POST, PUT: the new config) and one manifest PUT (the version tag)
     assert writes == [("POST", "uploads"), ("PUT", "uploads"), ("PUT", "manifests")]
