@@ -7,7 +7,6 @@ store, or the namespace typed so far) and gives up silently: any error, or no an
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
@@ -45,6 +44,8 @@ def _ask(
 
     logging.disable(logging.CRITICAL)  # nothing may reach the shell but the candidates
     try:
+        import asyncio  # lazily: completion is rare, every msr start-up imports this module
+
         return asyncio.run(asyncio.wait_for(session(), TIMEOUT_SECONDS))
     except BaseException:  # a completion never fails: it offers nothing
         return []
@@ -62,6 +63,8 @@ async def _names(registry: AsyncRemoteRegistry) -> list[str]:
 
 
 async def _tags_of(registry: AsyncRemoteRegistry, name: str) -> list[str]:
+    import asyncio
+
     versions, aliases = await asyncio.gather(registry.versions(name), registry.list_aliases(name))
     return [*versions, *sorted(aliases)]
 

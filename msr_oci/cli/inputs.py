@@ -8,21 +8,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from msr_oci.errors import InputError
-from msr_oci.registry.refs import RevisionRef
 
 if TYPE_CHECKING:
     from msr_oci.registry.governance import PolicyChoice
+    from msr_oci.registry.refs import RevisionRef
 
 _FILTER_HINT = "KEY=VALUE (name, version, alias, label.<key>, metric.<key>, ...) or a {...} filter dict"
 
 
 def locate_name(text: str) -> RevisionRef:
     """``127.0.0.1:5000/serving/fraud`` -> namespace ``127.0.0.1:5000/serving``, name ``fraud``."""
+    from msr_oci.registry.refs import RevisionRef  # lazily: keeps ``msr --help`` light
+
     return RevisionRef.parse_name(text)
 
 
 def split_version(text: str) -> tuple[RevisionRef, str]:
     """``[host/ns/]name:version`` for push; the version may hold a semver ``+`` (not legal in a tag)."""
+    from msr_oci.registry.refs import RevisionRef
+
     ref = RevisionRef.parse_versioned(text)
     assert ref.version is not None
     return RevisionRef(ref.namespace, ref.name), ref.version
@@ -31,6 +35,8 @@ def split_version(text: str) -> tuple[RevisionRef, str]:
 def name_and_version(text: str, version: str | None) -> tuple[str, str]:
     """``NAME VERSION``, or ``NAME:VERSION`` / ``NAME@DIGEST`` in one argument (as get and pull take
     it) -> (name, version); a digest comes back as ``@sha256:...``."""
+    from msr_oci.registry.refs import RevisionRef
+
     ref = RevisionRef.parse(text)
     given = f"@{ref.digest}" if ref.digest else ref.version
     if given and version is not None:
