@@ -104,20 +104,25 @@ def list_revisions(
     summaries = fmt is OutputFormat.text and views.summary_columns_only(
         [*chosen, *(f"metric.{m}" for m in metric or [])]
     )
-    revisions: Sequence[ModelServingRevision | RevisionSummary] = run_with_registry(
+
+    def show(rows: Sequence[ModelServingRevision | RevisionSummary]) -> None:
+        output.table([header for header, _ in table], [[cell(r) for _, cell in table] for r in rows])
+
+    if summaries:
+        show(
+            run_with_registry(
+                settings,
+                namespace,
+                lambda reg: reg.list_summaries(filters, sort=order, reverse=reverse, verify=verify),
+            )
+        )
+        return
+    revisions = run_with_registry(
         settings,
         namespace,
-        lambda reg: (reg.list_summaries if summaries else reg.list_revisions)(
-            filters, sort=order, reverse=reverse, verify=verify
-        ),
+        lambda reg: reg.list_revisions(filters, sort=order, reverse=reverse, verify=verify),
     )
-    output.emit(
-        fmt,
-        [] if summaries else [views.revision_record(r) for r in revisions],  # type: ignore[arg-type]
-        lambda: output.table(
-            [header for header, _ in table], [[cell(r) for _, cell in table] for r in revisions]
-        ),
-    )
+    output.emit(fmt, [views.revision_record(r) for r in revisions], lambda: show(revisions))
 
 
 def _parse_filters(values: list[str]) -> dict[str, Any]:

@@ -180,17 +180,16 @@ class Target(ABC):
         compare and set atomically override this (``OCILayout``).
         """
         loop = asyncio.get_running_loop()
+
+        async def still_expected() -> None:
+            current = await self.tag_digest(tag)
+            if current != expected:
+                raise TagChanged(str(self), tag, current)
+
         if read_at is None or loop.time() - read_at > READ_BACK_DELAY:
-            current = await self.tag_digest(tag)
-            if current != expected:
-                raise TagChanged(str(self), tag, current)
-
-        async def still_expected() -> None:  # a retried write is a later write: check again first
-            current = await self.tag_digest(tag)
-            if current != expected:
-                raise TagChanged(str(self), tag, current)
-
+            await still_expected()
         started = loop.time()
+        # a retried write is a later write: before_retry checks again first
         await self.push_manifest(descriptor, data, tag=tag, before_retry=still_expected)
         await asyncio.sleep(max(READ_BACK_DELAY, 2 * (loop.time() - started)))
         current = await self.tag_digest(tag)

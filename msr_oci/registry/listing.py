@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
@@ -62,23 +62,26 @@ class Listing:
     ) -> list[RevisionSummary]:
         """What ``revisions`` returns, as summaries: read from the repository index or the manifests
         (their annotations), a config only for a revision whose manifest carries no summary."""
-        predicate = compile_filter(filters)
-        names = await self.names(filters)
-        per_repository = await asyncio.gather(
-            *(self.repository_summaries(name, filters, predicate, verify=verify) for name in names)
-        )
-        return _sorted([s for group in per_repository for s in group], sort, reverse)
+        return await self._every_name(self.repository_summaries, filters, sort, reverse, verify)
 
     async def revisions(
         self, filters: Mapping[str, Any] | None, *, sort: SortOrder, reverse: bool, verify: bool
     ) -> list[ModelServingRevision]:
         """The current revision of every version in the namespace that matches ``filters``."""
+        return await self._every_name(self.repository, filters, sort, reverse, verify)
+
+    async def _every_name(
+        self,
+        per_name: Callable[..., Awaitable[list[RowT]]],
+        filters: Mapping[str, Any] | None,
+        sort: SortOrder,
+        reverse: bool,
+        verify: bool,
+    ) -> list[RowT]:
         predicate = compile_filter(filters)
         names = await self.names(filters)
-        per_repository = await asyncio.gather(
-            *(self.repository(name, filters, predicate, verify=verify) for name in names)
-        )
-        return _sorted([r for group in per_repository for r in group], sort, reverse)
+        groups = await asyncio.gather(*(per_name(n, filters, predicate, verify=verify) for n in names))
+        return _sorted([row for group in groups for row in group], sort, reverse)
 
     async def names(self, filters: Mapping[str, Any] | None = None) -> list[str]:
         """Revision names in the namespace (one exact ``name`` filter needs no catalog request)."""
