@@ -81,6 +81,10 @@ class Remedy(StrEnum):
     MOVE_ALIASES = "move_aliases"
     #: forget this machine's record of an alias log's head (``forget_alias_record``); ``where``: NAME ALIAS
     FORGET_ALIAS_RECORD = "forget_alias_record"
+    #: publish a revision's files as a new revision (``pull``, then ``create_revision``); ``where``: its ref
+    REPUBLISH = "republish"
+    #: point an alias at the version (``set_alias``); ``where``: NAME:VERSION ALIAS
+    SET_ALIAS = "set_alias"
 
 
 #: how the library words each remedy (the CLI words them as its flags: cli/errors.py)

@@ -42,6 +42,7 @@ def _is_validation_error(exc: BaseException) -> bool:
 
 def remedy_wording(remedy: Remedy, where: str | None) -> str:
     """What a CLI user types to apply ``remedy``: the library names no flag, this is the one place."""
+    version, _, alias = (where or "").partition(" ")
 
     wording = {
         Remedy.LOGIN: f"log in with `msr login {where or 'HOST'}`",
@@ -58,6 +59,9 @@ def remedy_wording(remedy: Remedy, where: str | None) -> str:
         Remedy.MOVE_ALIASES: "import with --force to move it (the move is recorded in its history)",
         Remedy.FORGET_ALIAS_RECORD: "if you trust the log as it is now, "
         f"`msr alias forget {where or 'NAME ALIAS'}`",
+        Remedy.REPUBLISH: "to publish its files under another name or version, "
+        f"`msr pull {where or 'REF'} -o DIR` then `msr push DIR NAME:VERSION`",
+        Remedy.SET_ALIAS: f"then `msr promote {version or 'NAME:VERSION'} --to {alias or 'ALIAS'}`",
     }
     return wording[remedy]
 

@@ -312,15 +312,29 @@ def fetch(
 def copy(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(help="Revision to copy.", autocompletion=complete_ref)],
-    destination: Annotated[str, typer.Argument(help="Target repository ([HOST/NS/]NAME[:TAG]).")],
+    destination: Annotated[
+        str,
+        typer.Argument(
+            help="[HOST/NS/]NAME[:VERSION]: another registry, namespace or the local store, with the "
+            "revision's own name and version."
+        ),
+    ],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the version there when it holds other content.")
+    ] = False,
+    referrers: Annotated[
+        bool,
+        typer.Option("--referrers/--no-referrers", help="Copy the revision's signatures and approvals too."),
+    ] = True,
     fmt: Output = OutputFormat.text,
 ) -> None:
-    """Copy a revision between registries and the local store (blobs first, manifest last)."""
+    """Copy a revision to another registry, namespace or the local store, digest and signatures kept,
+    under the rules of push (exit 5 when the version there holds other content, unless --force)."""
     settings = settings_of(ctx)
 
     async def copy_revision(reg: AsyncRemoteRegistry) -> str:
         with progress.transfer(settings, f"copy {source}") as advance:
-            return await reg.copy(source, destination, progress=advance)
+            return await reg.copy(source, destination, force=force, referrers=referrers, progress=advance)
 
     new_id = run_with_registry(settings, None, copy_revision)
     output.emit(fmt, _id_record(new_id, source=source), lambda: typer.echo(new_id))

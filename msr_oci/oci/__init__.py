@@ -34,7 +34,7 @@ if TYPE_CHECKING:
         successors,
     )
     from msr_oci.oci.digest import Digester, digest_bytes, is_digest, parse_digest, verify_bytes
-    from msr_oci.oci.graph_copy import copy, copy_graph
+    from msr_oci.oci.graph_copy import copy, copy_graph, copy_referrers
     from msr_oci.oci.layout import LocalStore, OCILayout, default_store_path
     from msr_oci.oci.progress import TransferEvents, TransferProgress
     from msr_oci.oci.reference import Reference, is_loopback_host, is_tag, looks_like_host, validate_tag
@@ -69,6 +69,7 @@ _LAZY: dict[str, str] = {
     "canonical_json": "msr_oci.oci.content",
     "copy": "msr_oci.oci.graph_copy",
     "copy_graph": "msr_oci.oci.graph_copy",
+    "copy_referrers": "msr_oci.oci.graph_copy",
     "default_store_path": "msr_oci.oci.layout",
     "digest_bytes": "msr_oci.oci.digest",
     "erase_credentials": "msr_oci.oci.auth",
@@ -117,6 +118,7 @@ __all__ = [
     "canonical_json",
     "copy",
     "copy_graph",
+    "copy_referrers",
     "default_store_path",
     "digest_bytes",
     "erase_credentials",

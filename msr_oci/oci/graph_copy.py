@@ -35,7 +35,7 @@ async def copy(
     root = await src.resolve(reference)
     await copy_graph(src, dst, root, concurrency=concurrency, progress=progress)
     if referrers:
-        await _copy_referrers(src, dst, root, concurrency=concurrency, progress=progress)
+        await copy_referrers(src, dst, root, concurrency=concurrency, progress=progress)
     tag = dst_tag if dst_tag is not None else (None if is_digest(reference) else reference)
     if tag is not None:
         await dst.tag(root, tag)
@@ -56,14 +56,15 @@ async def copy_graph(
     await _GraphCopy(src, dst, concurrency, progress).run(root)
 
 
-async def _copy_referrers(
+async def copy_referrers(
     src: Target,
     dst: Target,
     root: Descriptor,
     *,
-    concurrency: int,
-    progress: ProgressCallback | None,
+    concurrency: int = 8,
+    progress: ProgressCallback | None = None,
 ) -> None:
+    """Copy the manifests referring to ``root`` (signatures, attestations), and theirs, recursively."""
     seen = {root.digest}
     subjects = [root]
     while subjects:

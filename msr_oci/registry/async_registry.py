@@ -13,7 +13,8 @@ The one implementation, as a thin facade over collaborators that each own one co
   lifecycle_calls.py);
 * ``AliasStore`` (aliases.py): the one writer of alias tags and the alias log (its calls:
   alias_calls.py);
-* ``Transfers`` (transfers.py): fetch, pull, copy, export; ``ArchiveImport`` (imports.py): import;
+* ``Transfers`` (transfers.py): fetch, pull, export; ``RevisionCopy`` (copies.py): copy;
+  ``ArchiveImport`` (imports.py): import;
 * views (view_calls.py): render (render.py) and diff (diff.py), which only read;
 * governance (governance_calls.py, governance.py, policies.py, audit_trail.py): signatures,
   approvals, policies and the audit timeline, built on first use.
@@ -34,6 +35,7 @@ from msr_oci.registry.alias_calls import AliasCalls
 from msr_oci.registry.aliases import AliasStore, NoEarlierVersion
 from msr_oci.registry.archiving import ArchivedRevision, Archiving
 from msr_oci.registry.cache import ContentCache
+from msr_oci.registry.copies import RevisionCopy
 from msr_oci.registry.deletion import Deletion
 from msr_oci.registry.governance_calls import GovernanceCalls
 from msr_oci.registry.imports import ArchiveImport
@@ -94,6 +96,7 @@ class AsyncRemoteRegistry(AliasCalls, LifecycleCalls, GovernanceCalls, ViewCalls
         self.deletion = Deletion(self.targets, self.aliases, self.cache, self.planner)
         self.transfers = Transfers(self.targets, self.reader, self.cache, governed)
         self.imports = ArchiveImport(self.targets, self.revisions.version_tags, self.aliases)
+        self.copies = RevisionCopy(self.targets, self.reader, self.revisions.version_tags)
 
     async def __aenter__(self) -> AsyncRemoteRegistry:
         return self
@@ -268,14 +271,26 @@ class AsyncRemoteRegistry(AliasCalls, LifecycleCalls, GovernanceCalls, ViewCalls
         )
 
     async def copy(
-        self, source_ref: str, destination_ref: str, *, progress: ProgressCallback | None = None
+        self,
+        source_ref: str,
+        destination_ref: str,
+        *,
+        force: bool = False,
+        referrers: bool = True,
+        progress: ProgressCallback | None = None,
     ) -> str:
-        """Copy a revision to another repository (registry to registry, to or from the local store).
+        """Copy a revision to another registry, namespace or the local store, under the rules of a
+        push; returns its id there.
 
-        ``destination_ref`` names a repository (``host/ns/name``, or ``name`` for the namespace); its
-        tag defaults to the revision's version. Blobs go first, the manifest last. Returns the new id.
+        ``destination_ref`` is ``[host/ns/]NAME[:VERSION]`` with the revision's own name and version
+        (both are in its bytes, which a copy keeps with its digest); anything else is an
+        ``InputError``. A version holding other content is ``VersionExists`` unless ``force``; the
+        same content already there is that revision. Blobs go first, the manifest last; with
+        ``referrers`` the signatures and approvals follow (see copies.py).
         """
-        return await self.transfers.copy(source_ref, destination_ref, progress=progress)
+        return await self.copies.run(
+            source_ref, destination_ref, force=force, referrers=referrers, progress=progress
+        )
 
     async def export(self, revision_ref: str, tar_path: Path) -> str:
         """Write a revision as an OCI-layout tarball (skopeo: ``oci-archive:``); returns its digest."""

@@ -1,5 +1,5 @@
-"""Moving revision content: fetch (into the cache), pull (into a directory), copy, export (import:
-imports.py).
+"""Moving revision content: fetch (into the cache), pull (into a directory), export (copy:
+copies.py; import: imports.py).
 
 Every read goes through ``RevisionReader`` (verified, cached by digest); every write puts blobs first
 and the manifest last, through temp files and renames. With a ``policy``, fetch and pull hand out
@@ -160,24 +160,6 @@ class Transfers:
         descriptor, manifest = await self.reader.manifest(ref)
         config = await self.reader.small(self.targets.target(ref), manifest.config)
         return descriptor, decode_revision(manifest, config, digest=descriptor.digest)
-
-    async def copy(self, source_ref: str, destination_ref: str, *, progress: ProgressCallback | None) -> str:
-        source = self.targets.locate(source_ref)
-        destination = self.targets.locate(destination_ref)
-        descriptor, revision = await self._revision_at(source)
-        tag = destination.tag or version_to_tag(revision.version)
-        # read just now: the cache serves it by digest without a request
-        _, manifest = await self.reader.manifest_by_digest(self.targets.target(source), descriptor.digest)
-        events(progress).expect(manifest.config.size + sum(layer.size for layer in manifest.layers))
-        await copy_graph(
-            self.targets.target(source),
-            self.targets.target(destination),
-            descriptor,
-            concurrency=self.targets.concurrency,
-            progress=progress,
-        )
-        await self.targets.target(destination).tag(descriptor, tag)
-        return self.targets.revision_id(destination, descriptor.digest)
 
     async def export(self, revision_ref: str, tar_path: Path) -> str:
         ref = self.targets.locate(revision_ref)

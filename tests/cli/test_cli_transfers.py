@@ -22,9 +22,10 @@ def test_copy_local_store_to_registry_and_back(
     remote = msr("get", f"{namespace}/shipped:1.0.0", "--output", "json").json()
     assert remote["digest"] == local["digest"] and remote["labels"] == {"team": "risk"}
 
-    back = msr("copy", f"{namespace}/shipped:1.0.0", "returned:1.0.0", "--output", "json").json()
+    msr("delete", "shipped:1.0.0", "--yes")
+    back = msr("copy", f"{namespace}/shipped:1.0.0", "shipped", "--output", "json").json()
     assert back["digest"] == local["digest"]
-    assert msr("versions", "returned", "--output", "json").json()["versions"] == ["1.0.0"]
+    assert msr("versions", "shipped", "--output", "json").json()["versions"] == ["1.0.0"]
     msr("copy", "absent:1.0.0", f"{namespace}/absent", expect=3)
 
 

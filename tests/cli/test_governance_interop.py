@@ -212,3 +212,30 @@ def test_a_blob_changed_in_the_registry_is_never_handed_out(
     assert "digest" in result.stderr
     cache = Path(msr("cache", "ls", "--output", "json").json()["root"])
     assert not any(cache.glob(f"revisions/sha256/{digest.split(':')[1]}*"))
+
+
+def test_signatures_follow_a_copy_and_model_signing_verifies_them_at_the_mirror(
+    registry: RegistryServer, isolated_env: object, tmp_path: Path
+) -> None:
+    digest = push(_revision(tmp_path), "signed:1.0.0")["digest"]  # the local store
+    signer = make_key(tmp_path / "keys", "release")
+    msr("sign", "signed:1.0.0", "--key", str(signer.private))
+
+    repository = f"{registry.unique_repository('mirror')}/signed"
+    msr("copy", "signed:1.0.0", f"{registry.host}/{repository}")
+    # found at the mirror the way the distribution spec says, digest-checked (not by msr's reader)
+    [bundle] = fetch_bundles(registry, repository, digest)
+    bundle_path = tmp_path / "model.sig"
+    bundle_path.write_bytes(bundle["bundle"])
+    pulled = tmp_path / "pulled"
+    msr("pull", f"{registry.host}/{repository}:1.0.0", "-o", str(pulled))
+    done = _model_signing(
+        "key", str(pulled), "--signature", str(bundle_path), "--public_key", str(signer.public)
+    )
+    assert done.returncode == 0 and "Verification succeeded" in done.stdout, done.stdout + done.stderr
+
+    bare = f"{registry.host}/{registry.unique_repository('bare')}/signed"
+    msr("copy", "signed:1.0.0", bare, "--no-referrers")
+    assert msr("discover", f"{bare}:1.0.0", "--output", "json").json()["referrers"] == []
+    mirrored = msr("discover", f"{registry.host}/{repository}:1.0.0", "--output", "json").json()
+    assert [r["kind"] for r in mirrored["referrers"]] == ["signature"]
