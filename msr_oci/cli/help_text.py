@@ -54,8 +54,18 @@ def _no_type(ctx: Any = None) -> None:
     return None
 
 
+def _summary(command: Any) -> str | None:
+    """The first paragraph of the command's help as one line: typer's rich command list keeps a
+    docstring's line breaks, which lands them mid-sentence in a table cell."""
+    first = (getattr(command, "help", None) or "").strip().split("\n\n")[0]
+    return " ".join(first.split()) or None
+
+
 def plain_metavars(command: Any) -> None:
-    """Give every parameter of ``command`` and its subcommands without a metavar a plain one."""
+    """Give every parameter of ``command`` and its subcommands without a metavar a plain one, and
+    every command a one-line summary for its group's command list."""
+    if getattr(command, "short_help", None) is None:
+        command.short_help = _summary(command)
     for param in [*command.params, _help_option(command)]:
         if param is None:
             continue

@@ -86,8 +86,8 @@ def list_revisions(
     ] = None,
     fmt: Output = OutputFormat.text,
 ) -> None:
-    """List revisions in a namespace, filtered: one row per name and version (a copy under another
-    name or version is a row of its own)."""
+    """List revisions in a namespace, filtered: one row per name and version tag (a copy another tool
+    made under another name or version is a row of its own)."""
     settings = settings_of(ctx)
     chosen = columns.split(",") if columns else list(views.DEFAULT_LIST_COLUMNS)
     table = run(

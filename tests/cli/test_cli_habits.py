@@ -85,6 +85,15 @@ def test_every_help_shows_readable_metavars_and_no_backticks() -> None:
     assert "KEY=VALUE" in push_help and "KEY=NUMBER" in push_help and "DIRECTORY" in push_help
 
 
+def test_the_command_list_gives_each_command_one_summary_line() -> None:
+    listing = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "400", "NO_COLOR": "1"}).output
+    rows = [line for line in listing.splitlines() if line.startswith("│ ") and "─" not in line]
+    commands = [row.split()[1] for row in rows if row[2] != " "]
+    assert "push" in commands and "import" in commands and "copy" in commands
+    # at 400 columns nothing wraps: a row that starts blank is a line break inside a summary
+    assert [row for row in rows if row[2] == " " and row.strip("│ ")] == []
+
+
 # ---- completion ------------------------------------------------------------------------------------
 
 
