@@ -19,21 +19,17 @@ Whether a version-like tag is a version also depends on what it points at: only 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from msr_oci.errors import InputError
 from msr_oci.oci.reference import Reference
-from msr_oci.revision.versions import check_version, tag_to_version, version_to_tag
+from msr_oci.revision.versions import DIGEST_DERIVED_TAG, check_version, tag_to_version, version_to_tag
 
 if TYPE_CHECKING:
     from msr_oci.registry.namespace import Namespace
 
-#: tags other tools derive from a digest: the referrers API's fallback tags (distribution spec,
-#: "referrers tag schema") and cosign's signature, attestation and SBOM tags (``sha256-<hex>.sig``)
-DIGEST_DERIVED_TAG: Final = re.compile(r"^(sha256|sha512)-[0-9a-f]{64,128}(\.[A-Za-z0-9]+)?$")
 #: tags starting with this are the registry's own records, never versions
 RESERVED_TAG_PREFIX: Final = "_"
 #: the alias log of alias ``a`` lives under the tag ``_alias.a`` (registry/alias_log.py)

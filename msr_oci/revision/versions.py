@@ -10,6 +10,7 @@ from msr_oci.errors import InputError
 from msr_oci.oci.reference import is_tag
 
 __all__ = [
+    "DIGEST_DERIVED_TAG",
     "check_publishable_version",
     "check_version",
     "is_prerelease",
@@ -26,6 +27,9 @@ _SEMVER: Final = re.compile(
     r"(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
 )
 _CHUNKS: Final = re.compile(r"\d+|\D+")
+#: tags other tools derive from a digest: the referrers API's fallback tags (distribution spec,
+#: "referrers tag schema") and cosign's signature, attestation and SBOM tags (``sha256-<hex>.sig``)
+DIGEST_DERIVED_TAG: Final = re.compile(r"^(sha256|sha512)-[0-9a-f]{64,128}(\.[A-Za-z0-9]+)?$")
 #: semver 2.0 exactly (semver.org's regular expression): what `msr push` publishes unless told otherwise
 _SEMVER_STRICT: Final = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
@@ -41,6 +45,14 @@ def check_publishable_version(version: str, *, any_scheme: bool = False) -> str:
         check_version(version)
     except ValueError as exc:
         raise InputError(f"version {version!r} {exc}") from None
+    if version == "latest" or DIGEST_DERIVED_TAG.match(version) is not None:
+        # (only reachable with any_scheme) listings would never show it as a version
+        what = (
+            "is reserved (a bare NAME means the latest stable version)"
+            if version == "latest"
+            else ("is a tag other tools derive from a digest (referrers, cosign), never a version")
+        )
+        raise InputError(f"version {version!r} {what}", hint="choose another version string")
     if not any_scheme and _SEMVER_STRICT.match(version) is None:
         raise InputError(
             f"version {version!r} is not SemVer 2.0",

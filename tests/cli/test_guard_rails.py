@@ -24,7 +24,7 @@ def revision(version: str) -> ModelServingRevision:
     )
 
 
-@pytest.mark.parametrize("version", ["production", "latest", "v1.0", "01.0.0", "1.0", "1.0.0-01"])
+@pytest.mark.parametrize("version", ["production", "v1.0", "01.0.0", "1.0", "1.0.0-01"])
 def test_push_refuses_a_version_that_is_not_semver(version: str, isolated_env: object) -> None:
     result = msr("push", str(EXAMPLE), f"guarded:{version}", expect=2)
     assert f"version {version!r} is not SemVer 2.0" in result.stderr
@@ -34,6 +34,23 @@ def test_push_refuses_a_version_that_is_not_semver(version: str, isolated_env: o
 def test_any_version_is_an_explicit_opt_in(isolated_env: object) -> None:
     msr("push", str(EXAMPLE), "guarded:2025.01.20", "--any-version")
     assert "2025.01.20" in msr("versions", "guarded").stdout
+
+
+@pytest.mark.parametrize(
+    ("version", "says"),
+    [
+        ("latest", "is reserved (a bare NAME means the latest stable version)"),
+        ("sha256-" + "ab" * 32, "is a tag other tools derive from a digest"),
+        ("sha256-" + "ab" * 32 + ".sig", "is a tag other tools derive from a digest"),
+    ],
+)
+@pytest.mark.parametrize("scheme", [[], ["--any-version"]])
+def test_no_scheme_publishes_a_version_listings_would_not_show(
+    version: str, says: str, scheme: list[str], isolated_env: object
+) -> None:
+    result = msr("push", str(EXAMPLE), f"guarded:{version}", *scheme, expect=2)
+    assert f"version {version!r} {says}" in result.stderr
+    msr("versions", "guarded", expect=3)  # nothing was published
 
 
 @pytest.mark.parametrize("alias", ["1.2.3", "v2", "latest", "10"])
