@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         revision_files,
     )
     from msr_oci.revision.errors import (
+        ImmutableRecord,
         InvalidRevision,
         InvalidRevisionRecord,
         NotARevision,
@@ -80,6 +81,7 @@ _LAZY: dict[str, str] = {
     "DeploymentStrategy": "msr_oci.revision.service_configuration",
     "EncodedRevision": "msr_oci.revision.codec",
     "ExtraFile": "msr_oci.revision.revision",
+    "ImmutableRecord": "msr_oci.revision.errors",
     "InvalidRevision": "msr_oci.revision.errors",
     "InvalidRevisionRecord": "msr_oci.revision.errors",
     "Lineage": "msr_oci.revision.revision",
@@ -135,6 +137,7 @@ __all__ = [
     "DeploymentStrategy",
     "EncodedRevision",
     "ExtraFile",
+    "ImmutableRecord",
     "InvalidRevision",
     "InvalidRevisionRecord",
     "Lineage",

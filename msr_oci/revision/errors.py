@@ -7,7 +7,18 @@ from typing import Any, Literal
 
 from msr_oci.errors import InputError, InvalidManifest
 
-__all__ = ["InvalidRevision", "InvalidRevisionRecord", "NotARevision", "Problem", "RevisionInputError"]
+__all__ = [
+    "ImmutableRecord",
+    "InvalidRevision",
+    "InvalidRevisionRecord",
+    "NotARevision",
+    "Problem",
+    "RevisionInputError",
+]
+
+
+class ImmutableRecord(InputError, AttributeError):
+    """A field of a revision (or of one of its parts) was assigned: records are immutable."""
 
 
 @dataclass(frozen=True)

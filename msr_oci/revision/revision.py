@@ -24,7 +24,7 @@ from pydantic import (
 from msr_oci.errors import InvalidReference, UnsafePath
 from msr_oci.oci.digest import validate_digest
 from msr_oci.oci.reference import is_tag, validate_repository
-from msr_oci.revision.errors import InvalidRevision
+from msr_oci.revision.errors import ImmutableRecord, InvalidRevision
 from msr_oci.revision.labels import label_problems, metric_problems
 from msr_oci.revision.model_definition import ModelDefinition
 from msr_oci.revision.paths import check_relative_path, check_unique_paths
@@ -81,6 +81,13 @@ class _Record(BaseModel):
     # immutable: a revision is a record of what was published; change it with model_copy(update=...),
     # which the registry validates again at its boundary (ModelServingRevision.checked)
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # pydantic's frozen check raises its own ValidationError: callers get the library's error
+        raise ImmutableRecord(
+            f"{type(self).__name__}.{name} cannot be assigned: revisions are immutable records",
+            hint=f"make a changed copy with .model_copy(update={{{name!r}: ...}})",
+        )
 
 
 class Lineage(_Record):

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from msr_oci.revision import (
     BlueGreen,
+    ImmutableRecord,
     InvalidRevision,
     ModelDefinition,
     ModelServiceConfig,
@@ -260,8 +261,13 @@ def test_a_bad_revision_is_a_typed_input_error_and_revisions_are_immutable() -> 
         minimal(name="Bad Name")
     assert caught.value.exit_code == 2 and "name" in str(caught.value)
     revision = minimal()
-    with pytest.raises(ValidationError):  # frozen: change it with model_copy(update=...)
+    # frozen, with the library's own error (an AttributeError too): change it with model_copy(update=...)
+    with pytest.raises(ImmutableRecord, match=r"ModelServingRevision\.labels cannot be assigned") as frozen:
         revision.labels = {"a": "b"}  # type: ignore[misc]
+    assert isinstance(frozen.value, AttributeError) and frozen.value.exit_code == 2
+    with pytest.raises(ImmutableRecord, match=r"Lineage\.parent"):
+        revision.lineage.parent = "other:1.0.0"  # type: ignore[misc]
+    assert revision.labels == {} and revision.lineage.parent is None
     # a dict put in through model_copy converts at the registry's boundary, or is a typed error
     copied = revision.model_copy(update={"service_configuration": {"image": "x:1", "replicas": 3}})
     checked = ModelServingRevision.checked(copied)
