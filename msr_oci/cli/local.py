@@ -181,9 +181,13 @@ def cache_prune(
     def prune() -> int:
         from msr_oci.oci.layout import LocalStore
         from msr_oci.registry.cache import ContentCache
+        from msr_oci.registry.namespace import default_store_path
 
         seconds = older_than * _SECONDS_PER_DAY if older_than is not None else None
-        return ContentCache().prune(older_than=seconds) + LocalStore().remove_abandoned_temp_files()
+        return (
+            ContentCache().prune(older_than=seconds)
+            + LocalStore(default_store_path()).remove_abandoned_temp_files()
+        )
 
     freed = run(settings, prune)
     output.emit(fmt, {"freed_bytes": freed}, lambda: typer.echo(f"freed {freed} bytes"))

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     )
     from msr_oci.oci.digest import Digester, digest_bytes, is_digest, parse_digest, verify_bytes
     from msr_oci.oci.graph_copy import copy, copy_graph, copy_referrers
-    from msr_oci.oci.layout import LocalStore, OCILayout, default_store_path
+    from msr_oci.oci.layout import LocalStore, OCILayout
     from msr_oci.oci.progress import TransferEvents, TransferProgress
     from msr_oci.oci.reference import Reference, is_loopback_host, is_tag, looks_like_host, validate_tag
     from msr_oci.oci.remote import Registry, RegistryOptions, RemoteRepository, open_repository
@@ -70,7 +70,6 @@ _LAZY: dict[str, str] = {
     "copy": "msr_oci.oci.graph_copy",
     "copy_graph": "msr_oci.oci.graph_copy",
     "copy_referrers": "msr_oci.oci.graph_copy",
-    "default_store_path": "msr_oci.oci.layout",
     "digest_bytes": "msr_oci.oci.digest",
     "erase_credentials": "msr_oci.oci.auth",
     "is_digest": "msr_oci.oci.digest",
@@ -119,7 +118,6 @@ __all__ = [
     "copy",
     "copy_graph",
     "copy_referrers",
-    "default_store_path",
     "digest_bytes",
     "erase_credentials",
     "is_digest",

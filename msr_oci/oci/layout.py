@@ -59,16 +59,6 @@ _ROOT_TEMP_PREFIXES = (f".{INDEX_FILE}.", f".{LAYOUT_FILE}.")
 _LAYOUT_ENTRIES = frozenset({LAYOUT_FILE, INDEX_FILE, LOCK_FILE, BLOBS_DIR})
 
 
-def default_store_path() -> Path:
-    """``$MSR_STORE``, else ``$XDG_DATA_HOME/msr-oci/store``, else ``~/.local/share/msr-oci/store``."""
-    if store := os.environ.get("MSR_STORE"):
-        return Path(store).expanduser()
-    data_home = os.environ.get("XDG_DATA_HOME", "")
-    # the XDG spec says a relative value is invalid and must be ignored
-    base = Path(data_home) if os.path.isabs(data_home) else Path.home() / ".local" / "share"
-    return base / "msr-oci" / "store"
-
-
 def _write_atomically(path: Path, data: bytes) -> None:
     """Readers see the old file or the whole new one, never half of it."""
     with atomic_file(path, fsync=True) as fh:
@@ -447,8 +437,8 @@ async def _read_chunks(fh: BinaryIO) -> AsyncIterator[bytes]:
 class LocalStore:
     """The embedded default store: one OCI layout per repository under ``root``."""
 
-    def __init__(self, root: Path | None = None) -> None:
-        self.root = Path(root) if root is not None else default_store_path()
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
 
     def __repr__(self) -> str:
         return f"LocalStore({str(self.root)!r})"
@@ -484,4 +474,4 @@ class LocalStore:
         return sorted(names)
 
 
-__all__ = ["LocalStore", "OCILayout", "default_store_path"]
+__all__ = ["LocalStore", "OCILayout"]

@@ -11,11 +11,22 @@ from pathlib import Path
 
 from msr_oci.errors import InvalidReference
 from msr_oci.oci import Reference, looks_like_host
-from msr_oci.oci.layout import default_store_path
 from msr_oci.oci.reference import validate_host, validate_repository
 
 #: environment variable naming the default namespace when none is given
 REGISTRY_ENV = "MSR_REGISTRY"
+#: environment variable naming the embedded store's directory
+STORE_ENV = "MSR_STORE"
+
+
+def default_store_path() -> Path:
+    """``$MSR_STORE``, else ``$XDG_DATA_HOME/msr-oci/store``, else ``~/.local/share/msr-oci/store``."""
+    if store := os.environ.get(STORE_ENV):
+        return Path(store).expanduser()
+    data_home = os.environ.get("XDG_DATA_HOME", "")
+    # the XDG spec says a relative value is invalid and must be ignored
+    base = Path(data_home) if os.path.isabs(data_home) else Path.home() / ".local" / "share"
+    return base / "msr-oci" / "store"
 
 
 @dataclass(frozen=True)

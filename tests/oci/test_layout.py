@@ -24,7 +24,7 @@ from msr_oci.oci import (
     SizeMismatch,
 )
 from msr_oci.oci.content import EMPTY_JSON, MEDIA_TYPE_IMAGE_MANIFEST
-from msr_oci.oci.layout import LocalStore, OCILayout, default_store_path
+from msr_oci.oci.layout import LocalStore, OCILayout
 
 LAYERS = {"weights.bin": b"w" * 300_000, "config.yaml": b"name: demo\n"}
 
@@ -249,22 +249,6 @@ def test_concurrent_threads_and_processes_lose_no_tag(tmp_path: Path) -> None:
 
 async def _all_tags(layout: OCILayout) -> list[str]:
     return [t async for t in layout.list_tags()]
-
-
-def test_default_store_path_reads_the_environment_at_call_time(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("MSR_STORE", raising=False)
-    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
-    assert default_store_path() == tmp_path / "home" / ".local" / "share" / "msr-oci" / "store"
-    monkeypatch.setenv("XDG_DATA_HOME", "relative/ignored")
-    assert default_store_path() == tmp_path / "home" / ".local" / "share" / "msr-oci" / "store"
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    assert default_store_path() == tmp_path / "data" / "msr-oci" / "store"
-    monkeypatch.setenv("MSR_STORE", str(tmp_path / "store"))
-    assert default_store_path() == tmp_path / "store"
-    assert LocalStore().root == tmp_path / "store"
 
 
 async def test_local_store_lists_nested_repositories(tmp_path: Path) -> None:

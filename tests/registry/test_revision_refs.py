@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from msr_oci.errors import InputError, InvalidReference
-from msr_oci.registry.namespace import Namespace
+from msr_oci.registry.namespace import Namespace, default_store_path
 from msr_oci.registry.refs import RevisionRef, classify_tags
 
 
@@ -64,3 +66,20 @@ def test_classify_tags_keeps_only_versions() -> None:
     )
     assert scan.versions == {"1.0.0": "1.0.0", "1.0.0_cu121": "1.0.0+cu121"}
     assert scan.alias_names == {"production"}
+
+
+def test_default_store_path_reads_the_environment_at_call_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MSR_STORE", raising=False)
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    assert default_store_path() == tmp_path / "home" / ".local" / "share" / "msr-oci" / "store"
+    monkeypatch.setenv("XDG_DATA_HOME", "relative/ignored")
+    assert default_store_path() == tmp_path / "home" / ".local" / "share" / "msr-oci" / "store"
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert default_store_path() == tmp_path / "data" / "msr-oci" / "store"
+    monkeypatch.setenv("MSR_STORE", str(tmp_path / "store"))
+    assert default_store_path() == tmp_path / "store"
+    monkeypatch.delenv("MSR_REGISTRY", raising=False)
+    assert Namespace.parse().store_root == tmp_path / "store"
