@@ -11,6 +11,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +61,9 @@ def fetch_bundles(server: RegistryServer, repository: str, digest: str) -> list[
     return found
 
 
-def _revision(tmp_path: Path) -> Path:
+def _revision(tmp_path: Path, weights: bytes = b"\x00\x01 weights that matter\n" * 64) -> Path:
     """A revision with a nested file and an executable script (modes are part of what is pulled)."""
-    directory = write_revision_dir(tmp_path / "rev", weights=b"\x00\x01 weights that matter\n" * 64)
+    directory = write_revision_dir(tmp_path / "rev", weights=weights)
     script = directory / "start.sh"
     script.write_text("#!/bin/sh\nexec python serve.py\n")
     script.chmod(0o755)
@@ -217,7 +218,10 @@ def test_a_blob_changed_in_the_registry_is_never_handed_out(
 def test_signatures_follow_a_copy_and_model_signing_verifies_them_at_the_mirror(
     registry: RegistryServer, isolated_env: object, tmp_path: Path
 ) -> None:
-    digest = push(_revision(tmp_path), "signed:1.0.0")["digest"]  # the local store
+    # blobs of its own: the registry stores each blob once for all repositories, and another test
+    # of this file rewrites one of the shared revision's blobs in the registry's storage
+    weights = b"mirrored weights " + uuid.uuid4().bytes
+    digest = push(_revision(tmp_path, weights), "signed:1.0.0")["digest"]  # the local store
     signer = make_key(tmp_path / "keys", "release")
     msr("sign", "signed:1.0.0", "--key", str(signer.private))
 
