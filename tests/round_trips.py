@@ -5,7 +5,9 @@ the client connection it came on and its **sequential depth**: 1 + the greatest 
 requests already answered when it arrived. A client that sends requests one after the other reaches
 depth N after N requests; a client that sends them together stays at depth 1. Answers are held back
 until no request has come in for ``hold`` seconds, so requests a client sends together are all in
-before any of them is answered (the depth is then exact; nothing is timed or asserted about time).
+before any of them is answered, and such a burst is answered as one: a request that comes in while the
+burst's answers are being written belongs to the next burst, never to the one before (the depth is then
+exact; nothing is timed or asserted about time).
 
 Connections are kept alive (HTTP/1.1), so ``connections`` counts the TCP connections a client opened.
 
@@ -33,6 +35,15 @@ T = TypeVar("T")
 _HOP_HEADERS = frozenset(
     {"content-length", "connection", "transfer-encoding", "content-encoding", "keep-alive"}
 )
+
+
+@dataclass
+class _Burst:
+    """Requests that came in together, answered together once no request has come for ``hold``."""
+
+    generation: int
+    depths: list[int]
+    released: bool = False
 
 
 @dataclass
@@ -69,6 +80,7 @@ class CountingProxy(ScriptedServer):
         self.opened_after: dict[int, int] = {}
         self._answered_depth = 0
         self._last_arrival = 0.0
+        self._burst: _Burst | None = None
         self._generation = 0
         self._ids = itertools.count(1)
         self._client: httpx.AsyncClient | None = None
@@ -93,6 +105,7 @@ class CountingProxy(ScriptedServer):
         self.connections = 0
         self.opened_after = {}
         self._answered_depth = 0
+        self._burst = None
         self._generation += 1
 
     async def on_stop(self) -> None:
@@ -118,18 +131,25 @@ class CountingProxy(ScriptedServer):
                 }
                 request = Request(method, target, headers, await _read_body(reader, headers))
                 depth = self._answered_depth + 1
-                generation = self._generation
+                if self._burst is None:
+                    self._burst = _Burst(self._generation, [])
+                burst = self._burst
+                burst.depths.append(depth)
                 self._last_arrival = loop.time()
                 answer = await self.handler(request)
                 self.seen.append(
                     Seen(method, target, headers, request.body, connection, depth, answer.status)
                 )
                 # answer once no request has come in for ``hold`` seconds: a burst is all in by then
-                while (wait := self._last_arrival + self.hold - loop.time()) > 0:
+                while not burst.released and (wait := self._last_arrival + self.hold - loop.time()) > 0:
                     await asyncio.sleep(wait)
-                if generation == self._generation:  # not counted before a ``reset``
-                    # answered from here on: a request that needs this answer can only come after it
-                    self._answered_depth = max(self._answered_depth, depth)
+                if not burst.released:
+                    # the whole burst is answered from here on, at once: a request that needs one of
+                    # its answers can only come after it, and starts the next burst
+                    burst.released = True
+                    self._burst = None
+                    if burst.generation == self._generation:  # not counted before a ``reset``
+                        self._answered_depth = max(self._answered_depth, *burst.depths)
                 lines = [f"HTTP/1.1 {answer.status} X", *(f"{k}: {v}" for k, v in answer.headers.items())]
                 lines.append(f"Content-Length: {len(answer.body)}")
                 writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
