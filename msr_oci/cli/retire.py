@@ -16,6 +16,7 @@ from msr_oci.cli.context import Settings, run, run_with_registry, settings_of
 from msr_oci.cli.options import Output, RefArg
 from msr_oci.cli.output import OutputFormat
 from msr_oci.errors import InputError
+from msr_oci.registry.refs import digest_of
 
 if TYPE_CHECKING:
     from msr_oci.registry import ArchivedRevision, AsyncRemoteRegistry, RemovalPlan
@@ -109,7 +110,7 @@ def unarchive(ctx: typer.Context, ref: RefArg, fmt: Output = OutputFormat.text) 
     (exit 5 if the version holds other content now). Aliases are not restored."""
     settings = settings_of(ctx)
     revision_id = run_with_registry(settings, None, lambda reg: reg.unarchive(ref))
-    digest = revision_id.rpartition("@")[2]
+    digest = digest_of(revision_id)
     output.emit(
         fmt,
         {"reference": ref, "id": revision_id, "digest": digest},

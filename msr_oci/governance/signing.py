@@ -18,7 +18,7 @@ from msr_oci.errors import UnsupportedError
 from msr_oci.governance.bundles import StatementSigner
 from msr_oci.governance.errors import AttestationRefused
 from msr_oci.oci import ImageManifest
-from msr_oci.oci.digest import parse_digest
+from msr_oci.oci.digest import is_digest, parse_digest
 from msr_oci.revision import revision_files
 
 __all__ = [
@@ -50,7 +50,14 @@ def revision_resources(manifest: ImageManifest) -> dict[str, str]:
 
 
 def subject_name(name: str, digest: str) -> str:
+    """The model name a statement signs: the revision's name bound to its manifest digest."""
     return f"{name}@{digest}"
+
+
+def subject_digest(model_name: str) -> str | None:
+    """The revision digest a ``subject_name`` binds, or ``None`` for a model name of another kind."""
+    _, at, digest = model_name.rpartition("@")
+    return digest if at and is_digest(digest) else None
 
 
 def _ignored_paths(paths: dict[str, str]) -> list[str]:
@@ -99,9 +106,9 @@ def check_signature_statement(
             f"{what}: the statement lists {serialization.get('method')}/{serialization.get('hash_type')}, "
             "msr checks files/sha256"
         )
-    bound = signed.model_name.rpartition("@")[2]
+    bound = subject_digest(signed.model_name)
     if bound != revision_digest:
-        target = f"revision {bound}" if bound.startswith("sha") else f"a model named {signed.model_name!r}"
+        target = f"revision {bound}" if bound else f"a model named {signed.model_name!r}"
         raise AttestationRefused(f"{what}: it signs {target}, not this revision ({revision_digest})")
     listed = {str(rd.identifier): rd.digest.digest_hex for rd in signed.resource_descriptors()}
     expected = revision_resources(manifest)

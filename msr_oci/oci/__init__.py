@@ -34,7 +34,7 @@ if TYPE_CHECKING:
         successors,
     )
     from msr_oci.oci.digest import Digester, digest_bytes, is_digest, parse_digest, verify_bytes
-    from msr_oci.oci.graph_copy import copy, copy_graph, copy_referrers
+    from msr_oci.oci.graph_copy import copy, copy_graph, copy_referrers, copy_successors
     from msr_oci.oci.layout import LocalStore, OCILayout
     from msr_oci.oci.progress import TransferEvents, TransferProgress
     from msr_oci.oci.reference import Reference, is_loopback_host, is_tag, looks_like_host, validate_tag
@@ -70,6 +70,7 @@ _LAZY: dict[str, str] = {
     "copy": "msr_oci.oci.graph_copy",
     "copy_graph": "msr_oci.oci.graph_copy",
     "copy_referrers": "msr_oci.oci.graph_copy",
+    "copy_successors": "msr_oci.oci.graph_copy",
     "digest_bytes": "msr_oci.oci.digest",
     "erase_credentials": "msr_oci.oci.auth",
     "is_digest": "msr_oci.oci.digest",
@@ -118,6 +119,7 @@ __all__ = [
     "copy",
     "copy_graph",
     "copy_referrers",
+    "copy_successors",
     "digest_bytes",
     "erase_credentials",
     "is_digest",

@@ -8,9 +8,17 @@ Blobs stream from ``src.fetch`` into ``dst.push`` chunk by chunk, never whole in
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
 from msr_oci.errors import InputError
-from msr_oci.oci.content import Descriptor, is_manifest_media_type, parse_manifest, successors
+from msr_oci.oci.content import (
+    Descriptor,
+    ImageIndex,
+    ImageManifest,
+    is_manifest_media_type,
+    parse_manifest,
+    successors,
+)
 from msr_oci.oci.digest import is_digest
 from msr_oci.oci.progress import events
 from msr_oci.oci.remote import RemoteRepository
@@ -51,9 +59,20 @@ async def copy_graph(
     progress: ProgressCallback | None = None,
 ) -> None:
     """Copy ``root`` and everything it reaches that ``dst`` lacks, ``concurrency`` transfers at a time."""
-    if concurrency < 1:
-        raise InputError(f"concurrency must be at least 1, not {concurrency}")
-    await _GraphCopy(src, dst, concurrency, progress).run(root)
+    await _GraphCopy(src, dst, concurrency, progress).run([root])
+
+
+async def copy_successors(
+    src: Target,
+    dst: Target,
+    manifest: ImageManifest | ImageIndex,
+    *,
+    concurrency: int = 8,
+    progress: ProgressCallback | None = None,
+) -> None:
+    """Copy what ``manifest`` reaches that ``dst`` lacks, but not the manifest itself: for a caller
+    that pushes it in a write of its own (a conditional tag), which a second PUT would only repeat."""
+    await _GraphCopy(src, dst, concurrency, progress).run(successors(manifest))
 
 
 async def copy_referrers(
@@ -81,6 +100,8 @@ class _GraphCopy:
     """One graph walk: each digest is copied by one task however many parents share it."""
 
     def __init__(self, src: Target, dst: Target, concurrency: int, progress: ProgressCallback | None) -> None:
+        if concurrency < 1:
+            raise InputError(f"concurrency must be at least 1, not {concurrency}")
         self.src = src
         self.dst = dst
         self.progress = progress
@@ -89,9 +110,9 @@ class _GraphCopy:
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.mount_from = _mount_source(src, dst)
 
-    async def run(self, root: Descriptor) -> None:
+    async def run(self, roots: Iterable[Descriptor]) -> None:
         try:
-            await self._node(root)
+            await asyncio.gather(*(self._node(root) for root in roots))
         finally:
             # a failure leaves siblings running: stop them before the error reaches the caller
             for task in self.tasks.values():

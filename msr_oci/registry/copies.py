@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from msr_oci.errors import InputError, Remedy
 from msr_oci.oci import ProgressCallback, Reference
-from msr_oci.oci.graph_copy import copy_graph, copy_referrers
-from msr_oci.oci.progress import events
+from msr_oci.oci.graph_copy import copy_referrers
 from msr_oci.registry.reader import RevisionReader
 from msr_oci.registry.refs import RESERVED_TAG_PREFIX
 from msr_oci.registry.targets import Targets
@@ -58,20 +57,22 @@ class RevisionCopy:
         at = destination.with_tag(None)  # (a digest is refused above)
         state = await self.version_tags.check(at, revision, version_tag, overwrite=force)
         src, dst = self.targets.target(source), self.targets.target(at)
-        if state.existing is None:
-            dst.expect_push()
-            events(progress).expect(manifest.config.size + sum(layer.size for layer in manifest.layers))
-            await copy_graph(src, dst, descriptor, concurrency=self.targets.concurrency, progress=progress)
-            data = await src.fetch_bytes(descriptor)
-            won_by = await self.version_tags.claim(
-                at, descriptor, data, revision, version_tag, state, overwrite=force
-            )
-            if won_by is not None:
-                return won_by
-            await self.version_tags.record_index(dst, at, version_tag, descriptor, manifest, state)
+        data = await self.reader.small(src, descriptor)  # (read above: from the cache, verified)
+        revision_id = await self.version_tags.publish_from(
+            src,
+            at,
+            descriptor,
+            manifest,
+            data,
+            revision,
+            version_tag,
+            state,
+            overwrite=force,
+            progress=progress,
+        )
         if referrers:
             await copy_referrers(src, dst, descriptor, concurrency=self.targets.concurrency)
-        return state.existing or self.targets.revision_id(at, descriptor.digest)
+        return revision_id
 
 
 def _destination_tag(text: str, destination: Reference, revision: ModelServingRevision) -> str:

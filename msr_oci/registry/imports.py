@@ -22,12 +22,11 @@ from pathlib import Path
 
 from msr_oci.errors import ConflictError, InputError, InvalidManifest, Remedy
 from msr_oci.oci import Descriptor, ImageManifest, Reference
-from msr_oci.oci.graph_copy import copy_graph
 from msr_oci.oci.layout import OCILayout
 from msr_oci.registry.alias_log import InvalidAlias, validate_alias
 from msr_oci.registry.aliases import AliasStore
 from msr_oci.registry.archive import extract_layout_tar
-from msr_oci.registry.refs import RESERVED_TAG_PREFIX
+from msr_oci.registry.refs import RESERVED_TAG_PREFIX, digest_of
 from msr_oci.registry.targets import Targets
 from msr_oci.registry.version_tags import VersionExists, VersionState, VersionTags
 from msr_oci.revision import ModelServingRevision, check_artifact, decode_revision, version_to_tag
@@ -69,7 +68,7 @@ class ArchiveImport:
                 for r, state in zip(revisions, states, strict=True)
             ]
         for revision, revision_id in zip(revisions, ids, strict=True):
-            digest = revision_id.rpartition("@")[2]
+            digest = digest_of(revision_id)
             for alias in revision.aliases:
                 await self.aliases.set(revision.revision.name, alias, "@" + digest)
         return ids
@@ -96,7 +95,7 @@ class ArchiveImport:
                 continue
             target = self.targets.target(self._ref(revision))
             heads = await self.aliases.heads(target, revision.aliases)
-            published = (state.existing or "").rpartition("@")[2] or revision.descriptor.digest
+            published = digest_of(state.existing) if state.existing else revision.descriptor.digest
             for alias, head in sorted(heads.items()):
                 if head.active and head.digest != published:
                     raise ConflictError(
@@ -110,27 +109,17 @@ class ArchiveImport:
     async def _publish(
         self, layout: OCILayout, revision: _Revision, state: VersionState, *, force: bool
     ) -> str:
-        ref = self._ref(revision)
-        if state.existing is not None:
-            return state.existing
-        target = self.targets.target(ref)
-        target.expect_push()
-        await copy_graph(layout, target, revision.descriptor, concurrency=self.targets.concurrency)
-        won_by = await self.version_tags.claim(
-            ref,
+        return await self.version_tags.publish_from(
+            layout,
+            self._ref(revision),
             revision.descriptor,
+            revision.manifest,
             revision.manifest_bytes,
             revision.revision,
             revision.version_tag,
             state,
             overwrite=force,
         )
-        if won_by is not None:
-            return won_by
-        await self.version_tags.record_index(
-            target, ref, revision.version_tag, revision.descriptor, revision.manifest, state
-        )
-        return self.targets.revision_id(ref, revision.descriptor.digest)
 
 
 async def _read(layout: OCILayout, tar_path: Path) -> list[_Revision]:

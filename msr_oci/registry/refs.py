@@ -108,6 +108,14 @@ class RevisionRef:
         return text
 
 
+def digest_of(revision_id: str) -> str:
+    """The manifest digest of a revision id (``[host/ns/]name@sha256:...``, as the registry returns)."""
+    digest = RevisionRef.parse(revision_id).digest
+    if digest is None:
+        raise InputError(f"{revision_id!r} is not a revision id", hint="a revision id ends in @sha256:<hex>")
+    return digest
+
+
 @dataclass(frozen=True)
 class RepositoryTags:
     """A repository's tags sorted into versions and aliases."""

@@ -2,7 +2,7 @@
 
 A version tag names one revision. Publishing content under a version that holds other content is a
 ``VersionExists`` conflict unless the caller overwrites on purpose; publishing the same content again
-is the existing revision. Every writer (push, update, import) checks the version, uploads, and then
+is the existing revision. Every writer (push, update, import, copy) checks the version, uploads, and then
 moves the tag with ``Target.push_manifest_if``: on the embedded store a compare-and-set under the
 index lock, on a registry a write read back (see oci/target.py), so of two different pushes of one
 version exactly one is told it won; the other gets ``VersionExists`` (exit 5), or the winner's id
@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from msr_oci.errors import ConflictError, Remedy, TagChanged
-from msr_oci.oci import Descriptor, ImageManifest, Reference, Target
+from msr_oci.oci import Descriptor, ImageManifest, ProgressCallback, Reference, Target
+from msr_oci.oci.graph_copy import copy_successors
+from msr_oci.oci.progress import events
 from msr_oci.registry import repository_index
 from msr_oci.registry.reader import RevisionReader
 from msr_oci.registry.refs import classify_tags
@@ -133,6 +135,38 @@ class VersionTags:
             assert same is not None
             return same
         return None
+
+    async def publish_from(
+        self,
+        src: Target,
+        ref: Reference,
+        descriptor: Descriptor,
+        manifest: ImageManifest,
+        manifest_bytes: bytes,
+        revision: ModelServingRevision,
+        version_tag: str,
+        state: VersionState,
+        *,
+        overwrite: bool,
+        progress: ProgressCallback | None = None,
+    ) -> str:
+        """Publish a revision stored on ``src`` (an archive, another registry) after ``check``: its
+        content first, then its manifest under the version (``claim``, the one manifest write), then
+        its repository index entry. Returns its id at ``ref``, or the id ``check`` or a racing writer
+        found for the same content."""
+        if state.existing is not None:
+            return state.existing
+        target = self.targets.target(ref)
+        target.expect_push()
+        events(progress).expect(manifest.config.size + sum(layer.size for layer in manifest.layers))
+        await copy_successors(src, target, manifest, concurrency=self.targets.concurrency, progress=progress)
+        won_by = await self.claim(
+            ref, descriptor, manifest_bytes, revision, version_tag, state, overwrite=overwrite
+        )
+        if won_by is not None:
+            return won_by
+        await self.record_index(target, ref, version_tag, descriptor, manifest, state)
+        return self.targets.revision_id(ref, descriptor.digest)
 
     async def record_index(
         self,

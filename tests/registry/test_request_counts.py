@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from round_trips import CountingProxy
 from support import EXAMPLES
 
 from msr_oci.registry import AsyncRemoteRegistry
@@ -73,3 +74,23 @@ async def test_cold_pull_by_tag_stays_within_budget(namespace: str, tmp_path: Pa
         await cold.pull(f"{namespace}/llama:1.0.0", tmp_path / "out")
         assert cold.request_count <= COLD_FETCH_BUDGET
     assert (tmp_path / "out" / "deployment-config.yaml").is_file()
+
+
+async def test_a_copy_writes_the_manifest_once_and_reads_it_once(registry, tmp_path: Path) -> None:
+    """A copy between repositories of one registry mounts the blobs, reads the source manifest once
+    and writes it once: under its version tag, the write the version claim makes (then read back)."""
+    with CountingProxy(registry.host, hold=0) as proxy:
+        source = f"{proxy.host}/counts{uuid.uuid4().hex[:10]}"
+        mirror = f"{proxy.host}/mirror{uuid.uuid4().hex[:10]}"
+        async with AsyncRemoteRegistry(source, cache_dir=tmp_path / "publisher") as publisher:
+            published = await publisher.create_revision(small_revision())
+        proxy.reset()
+        async with AsyncRemoteRegistry(source, cache_dir=tmp_path / "cache") as copier:
+            copied = await copier.copy("llama:1.0.0", f"{mirror}/llama")
+        manifests = [(s.method, s.path) for s in proxy.seen if s.kind == "manifests"]
+        source_path = f"/v2/{source.split('/', 1)[1]}/llama/manifests/1.0.0"
+        mirror_path = f"/v2/{mirror.split('/', 1)[1]}/llama/manifests/1.0.0"
+        assert manifests.count(("GET", source_path)) == 1
+        assert [m for m in manifests if m[0] == "PUT"] == [("PUT", mirror_path)]
+        assert {s.method for s in proxy.seen if s.kind == "uploads"} == {"POST"}  # mounted, none sent
+    assert copied.rpartition("@")[2] == published.rpartition("@")[2]
