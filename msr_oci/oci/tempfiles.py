@@ -157,6 +157,23 @@ def locked_temp_dir(directory: Path, *, prefix: str, suffix: str = "") -> Iterat
         os.close(fd)
 
 
+@contextlib.contextmanager
+def scratch_directory(directory: Path, *, prefix: str) -> Iterator[Path]:
+    """A locked temp directory in ``directory`` for work that leaves nothing behind (an archive
+    being written or read), removed when the block ends. Those a killed process left there under
+    the same ``prefix`` are removed first."""
+    try:
+        leftovers = [Path(e.path) for e in os.scandir(directory) if e.name.startswith(prefix)]
+    except OSError:
+        leftovers = []  # not there: mkdtemp says so with the path
+    remove_abandoned(leftovers)
+    with locked_temp_dir(directory, prefix=prefix) as path:
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def _final_name(name: str, suffix: str) -> str | None:
     """``x`` for a temp name ``.x.<random><suffix>`` (as ``atomic_file`` makes them), else ``None``."""
     tail = 1 + _RANDOM_LENGTH + len(suffix)

@@ -19,10 +19,12 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from msr_oci.errors import ConflictError, InputError, InvalidManifest, Remedy
 from msr_oci.oci import Descriptor, ImageManifest, Reference
 from msr_oci.oci.layout import OCILayout
+from msr_oci.oci.tempfiles import scratch_directory
 from msr_oci.registry.alias_log import InvalidAlias, validate_alias
 from msr_oci.registry.aliases import AliasStore
 from msr_oci.registry.archive import extract_layout_tar
@@ -30,6 +32,10 @@ from msr_oci.registry.refs import RESERVED_TAG_PREFIX, digest_of
 from msr_oci.registry.targets import Targets
 from msr_oci.registry.version_tags import VersionExists, VersionState, VersionTags
 from msr_oci.revision import ModelServingRevision, check_artifact, decode_revision, version_to_tag
+
+#: an import extracts the tarball into ``$TMPDIR/.msr-import-<random>`` (one a killed import left
+#: there is removed by the next import)
+IMPORT_STAGING_PREFIX: Final = ".msr-import-"
 
 
 @dataclass(frozen=True)
@@ -55,9 +61,10 @@ class ArchiveImport:
 
     async def run(self, tar_path: Path, *, force: bool) -> list[str]:
         """Publish every revision the archive tags; returns their ids (one per revision)."""
-        with tempfile.TemporaryDirectory(prefix=".msr-import-") as staging:
-            extract_layout_tar(tar_path, Path(staging))
-            layout = OCILayout(Path(staging), create=False)
+        scratch = Path(tempfile.gettempdir())
+        with scratch_directory(scratch, prefix=IMPORT_STAGING_PREFIX) as staging:
+            extract_layout_tar(tar_path, staging)
+            layout = OCILayout(staging, create=False)
             revisions = await _read(layout, tar_path)
             if not revisions:
                 raise InputError(f"{tar_path}: the archive holds no tagged revision")

@@ -9,17 +9,16 @@ nothing before the deploy gate passes (governance.py).
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from msr_oci.oci import Descriptor, ImageManifest, ProgressCallback, Reference, parse_manifest
 from msr_oci.oci.graph_copy import copy_graph
 from msr_oci.oci.layout import OCILayout
 from msr_oci.oci.progress import events
-from msr_oci.oci.tempfiles import atomic_file
+from msr_oci.oci.tempfiles import atomic_file, scratch_directory
 from msr_oci.registry import pull_directory
 from msr_oci.registry.archive import write_layout_tar
 from msr_oci.registry.cache import DEFAULT_FILE_MODE, ContentCache
@@ -37,6 +36,10 @@ from msr_oci.revision.pulled_record import render_revision_file
 
 if TYPE_CHECKING:
     from msr_oci.registry.governance import PolicyChoice, RevisionGovernance
+
+#: an export builds its layout beside the tarball in ``.msr-export-<random>`` (one a killed export
+#: left there is removed by the next export to that directory)
+EXPORT_STAGING_PREFIX: Final = ".msr-export-"
 
 
 @dataclass(frozen=True)
@@ -164,10 +167,10 @@ class Transfers:
     async def export(self, revision_ref: str, tar_path: Path) -> str:
         ref = self.targets.locate(revision_ref)
         descriptor, revision = await self._revision_at(ref)
-        with tempfile.TemporaryDirectory(prefix=".msr-export-", dir=tar_path.parent) as staging:
-            layout = OCILayout(Path(staging))
+        with scratch_directory(tar_path.parent, prefix=EXPORT_STAGING_PREFIX) as staging:
+            layout = OCILayout(staging)
             source = self.targets.target(ref)
             await copy_graph(source, layout, descriptor, concurrency=self.targets.concurrency)
             await layout.tag(descriptor, version_to_tag(revision.version))
-            write_layout_tar(Path(staging), tar_path)
+            write_layout_tar(staging, tar_path)
         return descriptor.digest

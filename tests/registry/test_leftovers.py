@@ -16,6 +16,7 @@ import os
 import resource
 import signal
 import subprocess
+import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -163,6 +164,23 @@ def test_a_killed_copy_into_the_store_leaves_temp_blobs_that_cleanup_removes(
     stalled.release()
     msr("copy", stalled.ref, "model")  # the store still takes the revision whole
     assert msr("get", "model:1.0.0", "--output", "json").json()["version"] == TAG
+
+
+def test_a_killed_export_leaves_its_staging_directory_that_the_next_export_removes(
+    stalled: StalledRegistry, tmp_path: Path
+) -> None:
+    out = tmp_path / "exports"
+    out.mkdir()
+    exporting = _start_msr("export", stalled.ref, str(out / "model.tar"))
+    staging = _wait_for(1, lambda: sorted(p for p in out.glob(".msr-export-*") if p.is_dir()), exporting)
+    _wait_for(stalled.file_count, lambda: _temp_files(staging[0]), exporting)
+    _kill(exporting)
+    assert staging[0].is_dir() and not (out / "model.tar").exists()
+
+    stalled.release()
+    msr("export", stalled.ref, str(out / "model.tar"))
+    assert sorted(p.name for p in out.iterdir()) == ["model.tar"]
+    assert tarfile.is_tarfile(out / "model.tar")
 
 
 # ---- a full disk --------------------------------------------------------------------------------
