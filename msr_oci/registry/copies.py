@@ -86,12 +86,13 @@ def _destination_tag(text: str, destination: Reference, revision: ModelServingRe
             hint=f"drop the @digest: the copy keeps it ({destination.digest})",
         )
     if name != revision.name:
-        raise InputError(
-            f"copy destination {text!r}: the revision is named {revision.name!r}, and a copy keeps "
-            f"its bytes (the name is part of them), so it cannot be named {name!r}",
-            hint=f"copy into a repository named {revision.name} (any registry or namespace)",
-            where=source,
-            remedies=(Remedy.REPUBLISH,),
+        raise _RecordedInTheBytes(
+            text,
+            "name",
+            revision.name,
+            name,
+            f"copy into a repository named {revision.name} (any registry or namespace)",
+            source,
         )
     tag = destination.tag
     if tag is None or tag == own_tag:
@@ -103,12 +104,8 @@ def _destination_tag(text: str, destination: Reference, revision: ModelServingRe
             hint=f"copy to {revision.name} or {revision.name}:{revision.version}",
         )
     if parse_semver(tag_to_version(tag)) is not None:
-        raise InputError(
-            f"copy destination {text!r}: the revision is version {revision.version}, and a copy keeps "
-            f"its bytes (the version is part of them), so it cannot be tagged {tag_to_version(tag)}",
-            hint=f"copy to {revision.name}:{revision.version}",
-            where=source,
-            remedies=(Remedy.REPUBLISH,),
+        raise _RecordedInTheBytes(
+            text, "version", revision.version, tag_to_version(tag), f"copy to {source}", source
         )
     raise InputError(
         f"copy destination {text!r}: {tag!r} is not the revision's version ({revision.version}); "
@@ -117,3 +114,16 @@ def _destination_tag(text: str, destination: Reference, revision: ModelServingRe
         where=f"{source} {tag}",
         remedies=(Remedy.SET_ALIAS,),
     )
+
+
+class _RecordedInTheBytes(InputError):
+    """A destination naming another name or version than the one the revision's config records."""
+
+    def __init__(self, text: str, field: str, own: str, wanted: str, hint: str, source: str) -> None:
+        super().__init__(
+            f"copy destination {text!r}: the revision's {field} is {own!r}, and a copy keeps its bytes "
+            f"(the {field} is part of them), so it cannot be {wanted!r} there",
+            hint=hint,
+            where=source,
+            remedies=(Remedy.REPUBLISH,),
+        )

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -103,43 +104,40 @@ class Lineage(_Record):
     source: str | None = None
 
 
-def _mode_bits(mode: int | None) -> int | None:
-    if mode is not None and not 0 <= mode <= 0o777:
+def _mode_bits(mode: int) -> int:
+    if not 0 <= mode <= 0o777:
         raise ValueError("must be permission bits (0 to 0o777)")
     return mode
+
+
+def _relative_path(path: str) -> str:
+    try:
+        check_relative_path(path)
+    except UnsafePath as exc:
+        raise ValueError(str(exc)) from None
+    return path
+
+
+#: a file's path inside the revision: relative, no ``..``, no absolute or Windows forms
+RelativePath = Annotated[str, AfterValidator(_relative_path)]
+#: an OCI content digest (``sha256:<64 hex>``)
+Digest = Annotated[str, AfterValidator(validate_digest)]
+#: permission bits as written (rwx only)
+PermissionBits = Annotated[int, AfterValidator(_mode_bits)]
 
 
 class ExtraFile(_Record):
     """A file carried by a revision besides its documents (tokenizer, chat template, start.sh...)."""
 
     #: relative POSIX path inside the revision directory
-    path: str
+    path: RelativePath
     #: a local file to push; never stored in the artifact
     source: Path | None = Field(default=None, exclude=True)
-    digest: str | None = None
+    digest: Digest | None = None
     size: Annotated[int, Field(ge=0)] | None = None
     media_type: str = DEFAULT_FILE_MEDIA_TYPE
-    #: permission bits as written (rwx only); None: the reader's default (0644)
-    mode: int | None = None
-
-    @field_validator("path")
-    @classmethod
-    def _safe_path(cls, path: str) -> str:
-        try:
-            check_relative_path(path)
-        except UnsafePath as exc:
-            raise ValueError(str(exc)) from None
-        return path
-
-    @field_validator("mode")
-    @classmethod
-    def _valid_mode(cls, mode: int | None) -> int | None:
-        return _mode_bits(mode)
-
-    @field_validator("digest")
-    @classmethod
-    def _valid_digest(cls, digest: str | None) -> str | None:
-        return None if digest is None else validate_digest(digest)
+    #: None: the reader's default (0644)
+    mode: PermissionBits | None = None
 
 
 DocumentRole = Literal["model-definition", "service-configuration", "revision"]
@@ -150,34 +148,15 @@ class DocumentFile(_Record):
 
     role: DocumentRole
     #: the file name as written (``model-definition.yml`` stays ``.yml``)
-    path: str
-    digest: str
+    path: RelativePath
+    digest: Digest
     size: Annotated[int, Field(ge=0)]
     media_type: str
-    mode: int | None = None
+    mode: PermissionBits | None = None
     #: the exact bytes, when read from disk; not stored in the record (the layer holds them)
     content: bytes | None = Field(default=None, exclude=True, repr=False)
     #: the parsed view these bytes gave, to notice a record edited through the API afterwards
     view: dict[str, Any] | None = Field(default=None, exclude=True, repr=False)
-
-    @field_validator("path")
-    @classmethod
-    def _safe_path(cls, path: str) -> str:
-        try:
-            check_relative_path(path)
-        except UnsafePath as exc:
-            raise ValueError(str(exc)) from None
-        return path
-
-    @field_validator("digest")
-    @classmethod
-    def _valid_digest(cls, digest: str) -> str:
-        return validate_digest(digest)
-
-    @field_validator("mode")
-    @classmethod
-    def _valid_mode(cls, mode: int | None) -> int | None:
-        return _mode_bits(mode)
 
 
 def _check_name(name: str) -> str:
@@ -208,7 +187,7 @@ class ModelServingRevision(_Record):
     created_by: str | None = None
 
     #: digest of the stored manifest; set when read from a registry
-    digest: str | None = None
+    digest: Digest | None = None
     description: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     lineage: Lineage = Field(default_factory=Lineage)
@@ -218,7 +197,7 @@ class ModelServingRevision(_Record):
     #: the files the documents were read from; empty for a revision built through the API
     documents: list[DocumentFile] = Field(default_factory=list)
     #: manifest digest of the revision this one replaced for the same version (set by update_revision)
-    supersedes: str | None = None
+    supersedes: Digest | None = None
     #: alias names pointing at this revision; derived from the registry, never stored in the artifact
     aliases: list[str] = Field(default_factory=list)
 
@@ -240,11 +219,6 @@ class ModelServingRevision(_Record):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError("must carry a timezone (e.g. '2025-01-20T12:30:00Z')")
         return value.astimezone(UTC)
-
-    @field_validator("digest", "supersedes")
-    @classmethod
-    def _valid_digest(cls, digest: str | None) -> str | None:
-        return None if digest is None else validate_digest(digest)
 
     @field_validator("labels", "metrics")
     @classmethod

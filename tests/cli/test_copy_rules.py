@@ -37,11 +37,11 @@ def namespace(registry: RegistryServer, isolated_env: IsolatedEnv) -> str:
     [
         (
             "renamed",
-            "the revision is named 'model', and a copy keeps",
+            "the revision's name is 'model', and a copy keeps",
             "`msr pull model:1.0.0 -o DIR` then `msr push DIR NAME:VERSION`",
         ),
-        ("model:1.0.1", "the revision is version 1.0.0", "`msr pull model:1.0.0 -o DIR` then"),
-        ("model:2.0.0-rc.1", "so it cannot be tagged 2.0.0-rc.1", "copy to model:1.0.0"),
+        ("model:1.0.1", "the revision's version is '1.0.0'", "`msr pull model:1.0.0 -o DIR` then"),
+        ("model:2.0.0-rc.1", "so it cannot be '2.0.0-rc.1' there", "copy to model:1.0.0"),
         ("model:production", "aliases are not set by a copy", "msr promote model:1.0.0 --to production"),
         ("model:latest", "'latest' is reserved", "copy to model or model:1.0.0"),
         ("model:_index", "tags starting with '_' are msr's own records", "copy to model"),
